@@ -93,10 +93,13 @@ log "using cluster $version/$name (port $PORT, status $status)"
 
 # 3. Start it if it is not running.
 install -d -o postgres -g postgres -m 2775 /var/run/postgresql
-if [ "$status" != "online" ]; then
-    log "starting cluster $version/$name"
-    pg_ctlcluster "$version" "$name" start
-fi
+case "$status" in
+    online*) ;;
+    *)
+        log "starting cluster $version/$name"
+        pg_ctlcluster "$version" "$name" start
+        ;;
+esac
 
 # 4. Wait until it accepts TCP connections on 127.0.0.1.
 for _ in $(seq 1 60); do

@@ -52,8 +52,9 @@ impl Account {
 pub trait AccountStore {
     /// Insert a new account. Fails with `Conflict("did")` when the DID
     /// exists and `Conflict("handle")` when the handle exists (handles are
-    /// stored lowercase, so uniqueness is case-insensitive); nothing is
-    /// written on failure.
+    /// stored lowercase, so uniqueness is case-insensitive); when both
+    /// collide the DID wins (`Conflict("did")`). Nothing is written on
+    /// failure. Emails need not be unique.
     fn create_account(&self, account: &Account) -> StoreResult<()>;
 
     /// The account with this DID, if any.
@@ -62,7 +63,7 @@ pub trait AccountStore {
     /// The account with this handle, if any.
     fn account_by_handle(&self, handle: &Handle) -> StoreResult<Option<Account>>;
 
-    /// Every account, ordered by handle.
+    /// Every account, ordered by handle (byte order, whatever the locale).
     fn list_accounts(&self) -> StoreResult<Vec<Account>>;
 
     /// Replace the password hash. Returns false if no such account.
@@ -105,6 +106,6 @@ pub trait KeyStore {
     /// never updated or silently replaced.
     fn insert_signing_key(&self, key: &StoredKey) -> StoreResult<()>;
 
-    /// Every stored key, oldest first (ties broken by kid).
+    /// Every stored key, oldest first (ties broken by kid, byte order).
     fn list_signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
 }

@@ -26,9 +26,8 @@ impl AccountRow {
     /// Check the stored identifiers; a bad one is corrupt data, reported
     /// by table and column (and the row's DID when that one is valid).
     fn into_account(self) -> StoreResult<Account> {
-        let did = Did::parse(&self.did).map_err(|e| {
-            StoreError::Backend(format!("accounts.did holds an invalid DID: {e}"))
-        })?;
+        let did = Did::parse(&self.did)
+            .map_err(|e| StoreError::Backend(format!("accounts.did holds an invalid DID: {e}")))?;
         let handle = Handle::parse(&self.handle).map_err(|e| {
             StoreError::Backend(format!(
                 "accounts.handle of {did} holds an invalid handle: {e}"

@@ -196,12 +196,18 @@ mod tests {
 
     #[test]
     fn sqlite_forms_select_sqlite() {
-        assert_eq!(Target::parse("sqlite:///var/lib/a.db"), Ok(sqlite("/var/lib/a.db")));
+        assert_eq!(
+            Target::parse("sqlite:///var/lib/a.db"),
+            Ok(sqlite("/var/lib/a.db"))
+        );
         assert_eq!(Target::parse("sqlite://data/a.db"), Ok(sqlite("data/a.db")));
         assert_eq!(Target::parse("sqlite:data/a.db"), Ok(sqlite("data/a.db")));
         assert_eq!(Target::parse("data/a.db"), Ok(sqlite("data/a.db")));
         assert_eq!(Target::parse("/abs/a.db"), Ok(sqlite("/abs/a.db")));
-        assert_eq!(Target::parse("C:\\data\\a.db"), Ok(sqlite("C:\\data\\a.db")));
+        assert_eq!(
+            Target::parse("C:\\data\\a.db"),
+            Ok(sqlite("C:\\data\\a.db"))
+        );
     }
 
     #[test]
@@ -219,7 +225,14 @@ mod tests {
 
     #[test]
     fn rejects_empty_and_in_memory_sqlite() {
-        for url in ["", "  ", "sqlite://", "sqlite:", "sqlite::memory:", ":memory:"] {
+        for url in [
+            "",
+            "  ",
+            "sqlite://",
+            "sqlite:",
+            "sqlite::memory:",
+            ":memory:",
+        ] {
             assert!(
                 matches!(Target::parse(url), Err(StoreError::Backend(_))),
                 "{url:?}"

@@ -19,7 +19,9 @@ pub(crate) fn query(what: &str, err: DieselError) -> StoreError {
 }
 
 /// If `err` is a unique-constraint violation, its details.
-pub(crate) fn unique_violation(err: &DieselError) -> Option<&(dyn DatabaseErrorInformation + Send + Sync)> {
+pub(crate) fn unique_violation(
+    err: &DieselError,
+) -> Option<&(dyn DatabaseErrorInformation + Send + Sync)> {
     match err {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => Some(info.as_ref()),
         _ => None,

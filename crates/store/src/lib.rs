@@ -12,16 +12,18 @@
 //! ```
 //!
 //! The backend is chosen by the URL (see [`Store::open`]). Both backends
-//! share one diesel schema ([`schema`]) and have mirrored migrations under
+//! share one diesel schema (`src/schema.rs`) and have mirrored migrations under
 //! `migrations/sqlite` and `migrations/postgres`, embedded in the binary.
 //! Every trait implementation is checked by the contract suite in
 //! `tests/contract.rs` against both backends.
+
+#![warn(missing_docs)]
 
 mod accounts;
 mod conn;
 mod error;
 mod keys;
-pub mod schema;
+mod schema;
 
 use std::time::Duration;
 
@@ -136,7 +138,11 @@ impl Store {
                 .map_err(|e| error::backend("applying PostgreSQL migrations", e))?,
         };
         if applied > 0 {
-            tracing::info!(backend = self.backend, applied, "database migrations applied");
+            tracing::info!(
+                backend = self.backend,
+                applied,
+                "database migrations applied"
+            );
         }
         Ok(())
     }

@@ -1,0 +1,581 @@
+//! Configuration: one typed struct read from TOML, overridden by `ATAUTH_*`
+//! environment variables, then by command-line flags, then validated into
+//! [`Settings`] (the raw form is what users write; the validated form is
+//! what the program uses, as ripgrep's LowArgs become HiArgs).
+//!
+//! `config/default.toml` documents every key with its default; a test keeps
+//! it equal to [`RawConfig::default`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use atauth_core::metadata::Issuer;
+use serde::Deserialize;
+
+/// Environment variables with this prefix override configuration keys:
+/// `ATAUTH_ISSUER`, `ATAUTH_FETCH__ALLOW_LOOPBACK` (`__` separates a
+/// section from its key). Variables starting with `ATAUTH_TEST_` belong to
+/// the test suite and are ignored here.
+pub const ENV_PREFIX: &str = "ATAUTH_";
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Human,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// The configuration file, as written.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    /// Development mode (same as `--dev`).
+    pub dev: bool,
+    /// Issuer origin, e.g. `https://auth.example.com`. Required outside dev.
+    pub issuer: Option<String>,
+    /// Address to listen on.
+    pub listen: String,
+    /// Directory for the SQLite database and other local state.
+    pub data_dir: PathBuf,
+    /// Database URL: `sqlite://PATH` or `postgres://…`. Default: SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// `human` or `json`.
+    pub log_format: LogFormat,
+    /// HTTP worker threads (default: one per core).
+    pub workers: Option<usize>,
+    /// The resource server (PDS) this server issues tokens for.
+    pub pds: PdsSection,
+    /// Signing keys.
+    pub keys: KeysSection,
+    /// Outbound fetching (client metadata, DID documents).
+    pub fetch: FetchSection,
+    /// Client display policy.
+    pub clients: ClientsSection,
+    /// DID resolution.
+    pub identity: IdentitySection,
+}
+
+/// `[pds]`
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct PdsSection {
+    /// Origin of the PDS; defaults to the issuer (AS and PDS on one host).
+    pub url: Option<String>,
+}
+
+/// `[keys]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysSection {
+    /// Seconds between reloads of the signing keys from the database.
+    pub reload_interval_secs: u64,
+}
+
+impl Default for KeysSection {
+    fn default() -> Self {
+        KeysSection {
+            reload_interval_secs: 30,
+        }
+    }
+}
+
+/// `[fetch]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FetchSection {
+    /// Allow fetching from loopback addresses (development and tests only).
+    pub allow_loopback: bool,
+    /// Total time allowed for one fetch, seconds.
+    pub timeout_secs: u64,
+    /// Largest response body accepted, bytes.
+    pub max_body_bytes: usize,
+    /// Cache lifetime bounds and default, seconds.
+    pub cache_min_secs: u64,
+    /// Upper bound on cache lifetime, seconds.
+    pub cache_max_secs: u64,
+    /// Cache lifetime when the response has no `max-age`, seconds.
+    pub cache_default_secs: u64,
+}
+
+impl Default for FetchSection {
+    fn default() -> Self {
+        FetchSection {
+            allow_loopback: false,
+            timeout_secs: 5,
+            max_body_bytes: 64 * 1024,
+            cache_min_secs: 60,
+            cache_max_secs: 3600,
+            cache_default_secs: 600,
+        }
+    }
+}
+
+/// `[clients]`
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientsSection {
+    /// client_ids whose `client_name` and `logo_uri` may be shown to users.
+    pub trusted: Vec<String>,
+}
+
+/// `[identity]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentitySection {
+    /// PLC directory used to resolve `did:plc` identities.
+    pub plc_directory_url: String,
+}
+
+impl Default for IdentitySection {
+    fn default() -> Self {
+        IdentitySection {
+            plc_directory_url: "https://plc.directory".into(),
+        }
+    }
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        RawConfig {
+            dev: false,
+            issuer: None,
+            listen: "127.0.0.1:2583".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            log_format: LogFormat::Human,
+            workers: None,
+            pds: PdsSection::default(),
+            keys: KeysSection::default(),
+            fetch: FetchSection::default(),
+            clients: ClientsSection::default(),
+            identity: IdentitySection::default(),
+        }
+    }
+}
+
+/// A configuration error: the key and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration: {key}: {reason}")]
+pub struct ConfigError {
+    /// The offending key (`issuer`, `fetch.timeout_secs`, or the file).
+    pub key: String,
+    /// What is wrong and how to fix it.
+    pub reason: String,
+}
+
+fn cfg_err(key: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Values given on the command line; they override file and environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--dev`
+    pub dev: bool,
+    /// `--data-dir`
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url`
+    pub database_url: Option<String>,
+    /// `--listen`
+    pub listen: Option<String>,
+    /// `--issuer`
+    pub issuer: Option<String>,
+    /// `--log-format`
+    pub log_format: Option<LogFormat>,
+}
+
+/// Read the file (if any), apply the environment, then the flags.
+pub fn load(
+    file: Option<&Path>,
+    env: &[(String, String)],
+    flags: &Overrides,
+) -> Result<RawConfig, ConfigError> {
+    let mut table = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                cfg_err(
+                    &path.display().to_string(),
+                    format!("cannot read the file: {e}"),
+                )
+            })?;
+            text.parse::<toml::Table>()
+                .map_err(|e| cfg_err(&path.display().to_string(), format!("not valid TOML: {e}")))?
+        }
+        None => toml::Table::new(),
+    };
+    apply_env(&mut table, env)?;
+    let mut raw: RawConfig = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| cfg_err("config", e.message().to_string()))?;
+    if flags.dev {
+        raw.dev = true;
+    }
+    if let Some(d) = &flags.data_dir {
+        raw.data_dir = d.clone();
+    }
+    if let Some(u) = &flags.database_url {
+        raw.database_url = Some(u.clone());
+    }
+    if let Some(l) = &flags.listen {
+        raw.listen = l.clone();
+    }
+    if let Some(i) = &flags.issuer {
+        raw.issuer = Some(i.clone());
+    }
+    if let Some(f) = flags.log_format {
+        raw.log_format = f;
+    }
+    Ok(raw)
+}
+
+/// Overlay `ATAUTH_SECTION__KEY=value` variables on the table. A value is
+/// read as a TOML literal when it is one (`true`, `5`, `["a"]`), else as a
+/// string. Unknown keys are caught by `deny_unknown_fields` afterwards.
+fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Result<(), ConfigError> {
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        if rest.starts_with("TEST_") || rest.is_empty() {
+            continue;
+        }
+        let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
+        let parsed = format!("v = {value}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(value.clone()));
+        let mut cur = &mut *table;
+        for (i, seg) in path.iter().enumerate() {
+            if i + 1 == path.len() {
+                cur.insert(seg.clone(), parsed.clone());
+            } else {
+                let entry = cur
+                    .entry(seg.clone())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                cur = entry
+                    .as_table_mut()
+                    .ok_or_else(|| cfg_err(name, format!("{seg} is not a section")))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The validated configuration.
+#[derive(Clone)]
+pub struct Settings {
+    /// Development mode.
+    pub dev: bool,
+    /// Issuer; `None` only in dev before the listener is bound (the port
+    /// decides it: `http://localhost:<port>`).
+    pub issuer: Option<Issuer>,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Database URL (may hold a password: never printed in full).
+    pub database_url: String,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Worker threads.
+    pub workers: Option<usize>,
+    /// PDS origin, if set apart from the issuer.
+    pub pds_url: Option<String>,
+    /// Key reload interval.
+    pub key_reload_interval_secs: u64,
+    /// Fetch policy (dev forces `allow_loopback`).
+    pub fetch: FetchSection,
+    /// Trusted client_ids.
+    pub trusted_clients: Vec<String>,
+    /// PLC directory.
+    #[allow(dead_code)] // read once production DID resolution is wired in
+    pub plc_directory_url: String,
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("dev", &self.dev)
+            .field("issuer", &self.issuer)
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("pds_url", &self.pds_url)
+            .field("fetch", &self.fetch)
+            .field("trusted_clients", &self.trusted_clients)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RawConfig {
+    /// Check every value. Administrative commands pass `require_issuer =
+    /// false`: they never publish the issuer, so it may be absent.
+    pub fn validate_for(self, require_issuer: bool) -> Result<Settings, ConfigError> {
+        let listen: SocketAddr = self.listen.parse().map_err(|_| {
+            cfg_err(
+                "listen",
+                format!("{:?} is not an address like 127.0.0.1:2583", self.listen),
+            )
+        })?;
+        let issuer = match &self.issuer {
+            Some(i) => Some(Issuer::parse(i, self.dev).map_err(|e| cfg_err("issuer", e.0))?),
+            None if self.dev || !require_issuer => None,
+            None => {
+                return Err(cfg_err(
+                    "issuer",
+                    "required outside development mode: set issuer = \"https://auth.example.com\" (or run with --dev)",
+                ))
+            }
+        };
+        let pds_url = match &self.pds.url {
+            Some(u) => Some(
+                Issuer::parse(u, self.dev)
+                    .map_err(|e| cfg_err("pds.url", e.0.replace("issuer", "PDS URL")))?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let database_url = match &self.database_url {
+            Some(u) if u.trim().is_empty() => return Err(cfg_err("database_url", "is empty")),
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("atauth.sqlite").display()),
+        };
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(cfg_err(
+                "database_url",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        if self.workers == Some(0) {
+            return Err(cfg_err("workers", "must be at least 1"));
+        }
+        if self.keys.reload_interval_secs == 0 {
+            return Err(cfg_err("keys.reload_interval_secs", "must be at least 1"));
+        }
+        let f = &self.fetch;
+        if f.timeout_secs == 0 || f.timeout_secs > 60 {
+            return Err(cfg_err("fetch.timeout_secs", "must be between 1 and 60"));
+        }
+        if f.max_body_bytes < 1024 || f.max_body_bytes > 4 * 1024 * 1024 {
+            return Err(cfg_err(
+                "fetch.max_body_bytes",
+                "must be between 1024 and 4194304",
+            ));
+        }
+        if !(f.cache_min_secs <= f.cache_default_secs && f.cache_default_secs <= f.cache_max_secs) {
+            return Err(cfg_err(
+                "fetch.cache_default_secs",
+                "must satisfy cache_min_secs <= cache_default_secs <= cache_max_secs",
+            ));
+        }
+        let plc = url::Url::parse(&self.identity.plc_directory_url)
+            .map_err(|e| cfg_err("identity.plc_directory_url", format!("not a URL: {e}")))?;
+        if plc.scheme() != "https" && !self.dev {
+            return Err(cfg_err(
+                "identity.plc_directory_url",
+                "must use https outside development mode",
+            ));
+        }
+        let mut fetch = self.fetch.clone();
+        if self.dev {
+            fetch.allow_loopback = true;
+        }
+        Ok(Settings {
+            dev: self.dev,
+            issuer,
+            listen,
+            data_dir: self.data_dir,
+            database_url,
+            log_format: self.log_format,
+            workers: self.workers,
+            pds_url,
+            key_reload_interval_secs: self.keys.reload_interval_secs,
+            fetch,
+            trusted_clients: self.clients.trusted,
+            plc_directory_url: self
+                .identity
+                .plc_directory_url
+                .trim_end_matches('/')
+                .to_string(),
+        })
+    }
+}
+
+impl Settings {
+    /// The issuer once the listen port is known: the configured one, or in
+    /// dev `http://localhost:<port>`.
+    pub fn issuer_for_port(&self, port: u16) -> Result<Issuer, ConfigError> {
+        match &self.issuer {
+            Some(i) => Ok(i.clone()),
+            None => Issuer::parse(&format!("http://localhost:{port}"), true)
+                .map_err(|e| cfg_err("issuer", e.0)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        f
+    }
+
+    #[test]
+    fn default_toml_documents_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+        let raw = load(Some(&path), &[], &Overrides::default()).unwrap();
+        assert_eq!(raw, RawConfig::default());
+    }
+
+    #[test]
+    fn rejects_http_issuer_outside_dev() {
+        let f = write("issuer = \"http://auth.example.com\"");
+        let e = load(Some(f.path()), &[], &Overrides::default())
+            .unwrap()
+            .validate_for(true)
+            .unwrap_err();
+        assert_eq!(e.key, "issuer");
+        assert!(e.reason.contains("must use https"), "{e}");
+    }
+
+    #[test]
+    fn rejects_issuer_with_path() {
+        let f = write("issuer = \"https://auth.example.com/oauth\"");
+        let e = load(Some(f.path()), &[], &Overrides::default())
+            .unwrap()
+            .validate_for(true)
+            .unwrap_err();
+        assert_eq!(e.key, "issuer");
+        assert!(e.reason.contains("no path"), "{e}");
+    }
+
+    #[test]
+    fn rejects_unknown_key() {
+        let f = write("isuer = \"https://auth.example.com\"");
+        let e = load(Some(f.path()), &[], &Overrides::default()).unwrap_err();
+        assert!(e.reason.contains("unknown field `isuer`"), "{e}");
+    }
+
+    #[test]
+    fn rejects_unknown_key_in_section() {
+        let f = write("[fetch]\ntimeout = 3");
+        let e = load(Some(f.path()), &[], &Overrides::default()).unwrap_err();
+        assert!(e.reason.contains("unknown field `timeout`"), "{e}");
+    }
+
+    #[test]
+    fn rejects_missing_issuer_outside_dev() {
+        let e = RawConfig::default().validate_for(true).unwrap_err();
+        assert_eq!(e.key, "issuer");
+        assert!(e.reason.contains("required outside development mode"));
+    }
+
+    #[test]
+    fn env_overrides_file_and_flags_override_env() {
+        let f = write("issuer = \"https://a.example\"\n[fetch]\ntimeout_secs = 3");
+        let raw = load(
+            Some(f.path()),
+            &env(&[
+                ("ATAUTH_FETCH__TIMEOUT_SECS", "7"),
+                ("ATAUTH_ISSUER", "https://b.example"),
+                ("ATAUTH_TEST_POSTGRES_URL", "x"),
+                ("OTHER", "y"),
+            ]),
+            &Overrides {
+                issuer: Some("https://c.example".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(raw.fetch.timeout_secs, 7);
+        assert_eq!(raw.issuer.as_deref(), Some("https://c.example"));
+    }
+
+    #[test]
+    fn rejects_unknown_env_key() {
+        let e = load(None, &env(&[("ATAUTH_NOPE", "1")]), &Overrides::default()).unwrap_err();
+        assert!(e.reason.contains("unknown field `nope`"), "{e}");
+    }
+
+    #[test]
+    fn rejects_bad_value_naming_key() {
+        let raw = RawConfig {
+            issuer: Some("https://a.example".into()),
+            fetch: FetchSection {
+                timeout_secs: 0,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(
+            raw.validate_for(true).unwrap_err().key,
+            "fetch.timeout_secs"
+        );
+    }
+
+    #[test]
+    fn dev_defaults() {
+        let s = load(
+            None,
+            &[],
+            &Overrides {
+                dev: true,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .validate_for(true)
+        .unwrap();
+        assert!(s.fetch.allow_loopback);
+        assert_eq!(
+            s.issuer_for_port(2583).unwrap().as_str(),
+            "http://localhost:2583"
+        );
+        assert!(s.database_url.starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn debug_redacts_database_password() {
+        let raw = RawConfig {
+            issuer: Some("https://a.example".into()),
+            database_url: Some("postgres://u:hunter2@db/atauth".into()),
+            ..Default::default()
+        };
+        let s = raw.validate_for(true).unwrap();
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+        assert!(dbg.contains("***"));
+    }
+}

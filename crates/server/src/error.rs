@@ -1,0 +1,64 @@
+//! The one place where an [`OAuthError`] becomes an HTTP response.
+
+use actix_web::http::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use atauth_core::OAuthError;
+
+/// Newtype so actix's `ResponseError` can be implemented for core's error.
+#[derive(Debug)]
+pub struct ApiError(pub OAuthError);
+
+impl From<OAuthError> for ApiError {
+    fn from(e: OAuthError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let e = &self.0;
+        if e.status >= 500 {
+            tracing::error!(error = %e.error, detail = e.detail.as_deref().unwrap_or(""), "request failed");
+        } else {
+            tracing::info!(
+                error = %e.error,
+                description = e.error_description.as_deref().unwrap_or(""),
+                detail = e.detail.as_deref().unwrap_or(""),
+                "request refused"
+            );
+        }
+        json_error_response(e)
+    }
+}
+
+/// Build the RFC 6749 §5.2 JSON response for an error, with its headers and
+/// `Cache-Control: no-store` (RFC 6749 §5.1).
+pub fn json_error_response(e: &OAuthError) -> HttpResponse {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = HttpResponse::build(status);
+    resp.insert_header((CONTENT_TYPE, "application/json"))
+        .insert_header((CACHE_CONTROL, "no-store"));
+    for (k, v) in &e.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::try_from(k.as_str()),
+            HeaderValue::try_from(v.as_str()),
+        ) {
+            resp.insert_header((name, value));
+        }
+    }
+    resp.body(e.to_json())
+}
+
+/// Result type of handlers.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,1 @@
+//! Outbound HTTP: the SSRF-safe fetcher (being written).

@@ -1,0 +1,89 @@
+//! Route table. Handlers stay thin: extract, call core, map the error.
+
+pub mod dev_identity;
+pub mod documents;
+pub mod health;
+
+use actix_web::{web, HttpResponse};
+use atauth_core::metadata::paths;
+use atauth_core::OAuthError;
+
+use crate::error::json_error_response;
+
+/// 405 with `Allow` for a resource's unsupported methods (SPEC §0).
+fn not_allowed(allow: &'static str) -> actix_web::Route {
+    web::route()
+        .to(move || async move { json_error_response(&OAuthError::method_not_allowed(allow)) })
+}
+
+/// Endpoints listed in the metadata that a later version builds. They
+/// answer a proper OAuth JSON error, never an HTML 404.
+async fn not_implemented() -> HttpResponse {
+    json_error_response(
+        &OAuthError::new(
+            atauth_core::ErrorCode::ServerError,
+            "this endpoint is not implemented in this version of atauth",
+        )
+        .with_status(501),
+    )
+}
+
+/// JSON 404 for every unknown path.
+pub async fn not_found() -> HttpResponse {
+    json_error_response(&OAuthError::not_found("no such endpoint"))
+}
+
+/// Register every route. `dev` mounts the development identity endpoints.
+pub fn configure(cfg: &mut web::ServiceConfig, dev: bool) {
+    cfg.service(
+        web::resource(paths::AS_METADATA)
+            .route(web::get().to(documents::as_metadata))
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource(paths::PR_METADATA)
+            .route(web::get().to(documents::pr_metadata))
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource(paths::JWKS)
+            .route(web::get().to(documents::jwks))
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/health")
+            .route(web::get().to(health::health))
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/xrpc/_health")
+            .route(web::get().to(health::health))
+            .default_service(not_allowed("GET")),
+    );
+
+    for path in [paths::PAR, paths::TOKEN, paths::REVOKE] {
+        cfg.service(
+            web::resource(path)
+                .route(web::post().to(not_implemented))
+                .default_service(not_allowed("POST")),
+        );
+    }
+    cfg.service(
+        web::resource(paths::AUTHORIZE)
+            .route(web::get().to(not_implemented))
+            .default_service(not_allowed("GET")),
+    );
+
+    if dev {
+        cfg.service(
+            web::resource("/xrpc/com.atproto.identity.resolveHandle")
+                .route(web::get().to(dev_identity::resolve_handle))
+                .default_service(not_allowed("GET")),
+        )
+        .service(
+            web::resource("/plc/{did:.*}")
+                .route(web::get().to(dev_identity::plc_document))
+                .default_service(not_allowed("GET")),
+        );
+    }
+}
