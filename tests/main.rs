@@ -11,4 +11,7 @@ mod support;
 
 mod cli;
 mod dev_identity;
+mod dpop;
 mod documents;
+mod par;
+mod token;

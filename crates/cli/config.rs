@@ -57,6 +57,59 @@ pub struct RawConfig {
     pub clients: ClientsSection,
     /// DID resolution.
     pub identity: IdentitySection,
+    /// Token lifetimes and mode.
+    pub tokens: TokensSection,
+    /// DPoP settings.
+    pub dpop: DpopSection,
+}
+
+/// `[tokens]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokensSection {
+    /// Access-token lifetime, seconds (at most 1800: atproto spec).
+    pub access_token_lifetime_secs: i64,
+    /// Public clients: session lifetime, seconds (at most 14 days).
+    pub public_session_lifetime_secs: i64,
+    /// Public clients: refresh-token lifetime, seconds (at most 14 days).
+    pub public_refresh_lifetime_secs: i64,
+    /// Confidential clients: session lifetime, seconds.
+    pub confidential_session_lifetime_secs: i64,
+    /// Confidential clients: refresh-token lifetime, seconds (at most 180 days).
+    pub confidential_refresh_lifetime_secs: i64,
+    /// Seconds during which a retried refresh with the replaced token still
+    /// succeeds (lost responses); 0 disables.
+    pub refresh_retry_grace_secs: i64,
+}
+
+impl Default for TokensSection {
+    fn default() -> Self {
+        use atauth_core::consts::*;
+        TokensSection {
+            access_token_lifetime_secs: ACCESS_TOKEN_LIFETIME_SECS,
+            public_session_lifetime_secs: PUBLIC_SESSION_LIFETIME_SECS,
+            public_refresh_lifetime_secs: PUBLIC_REFRESH_LIFETIME_SECS,
+            confidential_session_lifetime_secs: CONFIDENTIAL_SESSION_LIFETIME_SECS,
+            confidential_refresh_lifetime_secs: CONFIDENTIAL_REFRESH_LIFETIME_SECS,
+            refresh_retry_grace_secs: 10,
+        }
+    }
+}
+
+/// `[dpop]`
+#[derive(Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DpopSection {
+    /// 64 hex characters shared by every instance behind one load balancer;
+    /// empty: a random secret per process.
+    pub nonce_secret: String,
+}
+
+impl std::fmt::Debug for DpopSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = if self.nonce_secret.is_empty() { "" } else { "<redacted>" };
+        f.debug_struct("DpopSection").field("nonce_secret", &shown).finish()
+    }
 }
 
 /// `[pds]`
@@ -153,6 +206,8 @@ impl Default for RawConfig {
             fetch: FetchSection::default(),
             clients: ClientsSection::default(),
             identity: IdentitySection::default(),
+            tokens: TokensSection::default(),
+            dpop: DpopSection::default(),
         }
     }
 }
@@ -296,8 +351,11 @@ pub struct Settings {
     /// Trusted client_ids.
     pub trusted_clients: Vec<String>,
     /// PLC directory.
-    #[allow(dead_code)] // read once production DID resolution is wired in
     pub plc_directory_url: String,
+    /// Token lifetimes.
+    pub tokens: TokensSection,
+    /// DPoP nonce secret, if shared.
+    pub nonce_secret: Option<[u8; 32]>,
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
@@ -398,6 +456,27 @@ impl RawConfig {
                 "must use https outside development mode",
             ));
         }
+        let t = &self.tokens;
+        use atauth_core::consts::*;
+        let bounded = |key: &str, v: i64, max: i64| -> Result<(), ConfigError> {
+            if v < 1 || v > max {
+                Err(cfg_err(key, format!("must be between 1 and {max} seconds (atproto OAuth limits)")))
+            } else {
+                Ok(())
+            }
+        };
+        bounded("tokens.access_token_lifetime_secs", t.access_token_lifetime_secs, ACCESS_TOKEN_LIFETIME_MAX_SECS)?;
+        bounded("tokens.public_session_lifetime_secs", t.public_session_lifetime_secs, PUBLIC_SESSION_LIFETIME_SECS)?;
+        bounded("tokens.public_refresh_lifetime_secs", t.public_refresh_lifetime_secs, PUBLIC_REFRESH_LIFETIME_SECS)?;
+        bounded("tokens.confidential_session_lifetime_secs", t.confidential_session_lifetime_secs, 100 * 365 * 24 * 3600)?;
+        bounded("tokens.confidential_refresh_lifetime_secs", t.confidential_refresh_lifetime_secs, CONFIDENTIAL_REFRESH_LIFETIME_SECS)?;
+        if !(0..=300).contains(&t.refresh_retry_grace_secs) {
+            return Err(cfg_err("tokens.refresh_retry_grace_secs", "must be between 0 and 300"));
+        }
+        let nonce_secret = match self.dpop.nonce_secret.trim() {
+            "" => None,
+            hex => Some(parse_hex32(hex).ok_or_else(|| cfg_err("dpop.nonce_secret", "must be 64 hexadecimal characters (32 bytes), e.g. from `openssl rand -hex 32`"))?),
+        };
         let mut fetch = self.fetch.clone();
         if self.dev {
             fetch.allow_loopback = true;
@@ -419,8 +498,21 @@ impl RawConfig {
                 .plc_directory_url
                 .trim_end_matches('/')
                 .to_string(),
+            tokens: self.tokens.clone(),
+            nonce_secret,
         })
     }
+}
+
+fn parse_hex32(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(s.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
 }
 
 impl Settings {
@@ -564,6 +656,23 @@ mod tests {
             "http://localhost:2583"
         );
         assert!(s.database_url.starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn rejects_access_token_lifetime_over_30_minutes() {
+        let f = write("issuer = \"https://a.example\"\n[tokens]\naccess_token_lifetime_secs = 1801");
+        let e = load(Some(f.path()), &[], &Overrides::default()).unwrap().validate_for(true).unwrap_err();
+        assert_eq!(e.key, "tokens.access_token_lifetime_secs");
+    }
+
+    #[test]
+    fn rejects_malformed_nonce_secret_and_redacts_it() {
+        let f = write("issuer = \"https://a.example\"\n[dpop]\nnonce_secret = \"xyz\"");
+        let e = load(Some(f.path()), &[], &Overrides::default()).unwrap().validate_for(true).unwrap_err();
+        assert_eq!(e.key, "dpop.nonce_secret");
+        let secret = "ab".repeat(32);
+        let raw = RawConfig { dpop: DpopSection { nonce_secret: secret.clone() }, ..Default::default() };
+        assert!(!format!("{raw:?}").contains(&secret));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod client;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -149,4 +151,24 @@ pub fn http() -> reqwest::Client {
         .timeout(Duration::from_secs(20))
         .build()
         .expect("client")
+}
+
+impl TestEnv {
+    /// Count rows of a table directly in the SQLite file.
+    pub fn count_rows(&self, table: &str) -> i64 {
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute('select count(*) from ' + sys.argv[2]).fetchone()[0])")
+            .arg(self.dir.path().join("atauth.sqlite"))
+            .arg(table)
+            .output()
+            .expect("python3");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().parse().expect("count")
+    }
+
+    /// Open the same database the server uses.
+    pub fn store(&self) -> atauth_store::Store {
+        atauth_store::Store::open(&self.database_url).expect("open store")
+    }
 }

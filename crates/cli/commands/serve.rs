@@ -9,7 +9,16 @@ use atauth_server::{build_server, spawn_key_reloader, AppState, ServerSettings};
 use atauth_store::Store;
 use clap::Args;
 
-use crate::config::Overrides;
+use std::time::Duration;
+
+use atauth_core::client::auth::AssertionPolicy;
+use atauth_core::metadata::Issuer;
+use atauth_core::token::TokenPolicy;
+use atauth_server::clients::ClientResolverConfig;
+use atauth_server::fetch::{CacheBounds, FetchPolicy};
+use atauth_server::identity::IdentityConfig;
+
+use crate::config::{Overrides, Settings};
 use crate::GlobalArgs;
 
 /// Flags of `atauth serve`.
@@ -47,14 +56,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let issuer = s.issuer_for_port(addr.port())?;
     let resource = s.pds_url.clone().unwrap_or_else(|| issuer.to_string());
-    let settings = ServerSettings {
-        issuer: issuer.clone(),
-        resource,
-        dev: s.dev,
-        introspection: false,
-        ui_locales: vec!["en".into()],
-        key_reload_interval_secs: s.key_reload_interval_secs,
-    };
+    let settings = server_settings(&s, issuer.clone(), resource)?;
     tracing::info!(
         issuer = %issuer,
         listen = %addr,
@@ -62,7 +64,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
         signing_kid = %keyset.current().kid,
         "starting atauth"
     );
-    let state = AppState::new(settings, store, keyset);
+    let state = AppState::new(settings, store, keyset).context("cannot set up the outbound HTTP client")?;
     let workers = s.workers;
     actix_web::rt::System::new().block_on(async move {
         spawn_key_reloader(state.clone());
@@ -72,6 +74,51 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     })?;
     tracing::info!("atauth stopped");
     Ok(())
+}
+
+/// Cut the server's settings from the validated configuration.
+fn server_settings(s: &Settings, issuer: Issuer, resource: String) -> anyhow::Result<ServerSettings> {
+    let f = &s.fetch;
+    let bounds = CacheBounds {
+        min_ttl: Duration::from_secs(f.cache_min_secs),
+        max_ttl: Duration::from_secs(f.cache_max_secs),
+        default_ttl: Duration::from_secs(f.cache_default_secs),
+        ..CacheBounds::default()
+    };
+    let t = &s.tokens;
+    let mut token = TokenPolicy::defaults(issuer.as_str());
+    token.access_lifetime_secs = t.access_token_lifetime_secs;
+    token.public_session_secs = t.public_session_lifetime_secs;
+    token.public_refresh_secs = t.public_refresh_lifetime_secs;
+    token.confidential_session_secs = t.confidential_session_lifetime_secs;
+    token.confidential_refresh_secs = t.confidential_refresh_lifetime_secs;
+    token.refresh_grace_secs = t.refresh_retry_grace_secs;
+    let plc = url::Url::parse(&s.plc_directory_url).context("identity.plc_directory_url")?;
+    Ok(ServerSettings {
+        issuer,
+        resource,
+        dev: s.dev,
+        introspection: false,
+        ui_locales: vec!["en".into(), "fr".into()],
+        key_reload_interval_secs: s.key_reload_interval_secs,
+        fetch: FetchPolicy {
+            timeout: Duration::from_secs(f.timeout_secs),
+            max_body_bytes: f.max_body_bytes,
+            allow_loopback: f.allow_loopback,
+            allow_http: s.dev,
+            ..FetchPolicy::default()
+        },
+        clients: ClientResolverConfig {
+            metadata_cache: bounds,
+            jwks_cache: bounds,
+            trusted: s.trusted_clients.iter().cloned().collect(),
+            ..ClientResolverConfig::default()
+        },
+        identity: IdentityConfig { plc_directory: plc, ..IdentityConfig::default() },
+        token,
+        assertion: AssertionPolicy::default(),
+        nonce_secret: s.nonce_secret,
+    })
 }
 
 /// Load the signing keys; on a fresh store create the first one. An

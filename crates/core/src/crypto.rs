@@ -58,7 +58,8 @@ impl Es256PublicKey {
         let y: [u8; 32] = y.try_into().map_err(|_| KeyError::InvalidPublicKey)?;
         let point = p256::EncodedPoint::from_affine_coordinates(&x.into(), &y.into(), false);
         // p256 validates that the point is on the curve and not the identity.
-        let pk = p256::PublicKey::from_sec1_bytes(point.as_bytes()).map_err(|_| KeyError::InvalidPublicKey)?;
+        let pk = p256::PublicKey::from_sec1_bytes(point.as_bytes())
+            .map_err(|_| KeyError::InvalidPublicKey)?;
         Self::from_p256(&pk)
     }
 
@@ -79,7 +80,11 @@ impl Es256PublicKey {
         .map_err(|_| KeyError::InvalidPublicKey)?;
         #[cfg(feature = "pure-rust")]
         let parsed = p256::ecdsa::VerifyingKey::from(pk);
-        Ok(Es256PublicKey { x: xa, y: ya, parsed })
+        Ok(Es256PublicKey {
+            x: xa,
+            y: ya,
+            parsed,
+        })
     }
 
     /// The x coordinate (32 bytes, big-endian).
@@ -140,13 +145,16 @@ impl Es256SigningKey {
 
     /// Parse a PKCS#8 DER private key.
     pub fn from_pkcs8(der: &[u8]) -> Result<Self, KeyError> {
-        let secret = p256::SecretKey::from_pkcs8_der(der).map_err(|_| KeyError::InvalidPrivateKey)?;
+        let secret =
+            p256::SecretKey::from_pkcs8_der(der).map_err(|_| KeyError::InvalidPrivateKey)?;
         let public = Es256PublicKey::from_p256(&secret.public_key())?;
         #[cfg(feature = "aws-lc")]
         let pair = {
             // Re-encode through p256 so aws-lc always sees the canonical
             // PKCS#8 form, whatever produced the stored bytes.
-            let canonical = secret.to_pkcs8_der().map_err(|_| KeyError::InvalidPrivateKey)?;
+            let canonical = secret
+                .to_pkcs8_der()
+                .map_err(|_| KeyError::InvalidPrivateKey)?;
             aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
                 &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
                 canonical.as_bytes(),
@@ -176,7 +184,10 @@ impl Es256SigningKey {
         #[cfg(feature = "pure-rust")]
         {
             use p256::ecdsa::signature::Signer;
-            let sig: p256::ecdsa::Signature = self.pair.try_sign(message).map_err(|_| KeyError::SigningFailed)?;
+            let sig: p256::ecdsa::Signature = self
+                .pair
+                .try_sign(message)
+                .map_err(|_| KeyError::SigningFailed)?;
             Ok(sig.to_bytes().to_vec())
         }
     }
@@ -235,6 +246,9 @@ mod tests {
 
     #[test]
     fn rejects_garbage_private_key() {
-        assert_eq!(Es256SigningKey::from_pkcs8(b"garbage").unwrap_err(), KeyError::InvalidPrivateKey);
+        assert_eq!(
+            Es256SigningKey::from_pkcs8(b"garbage").unwrap_err(),
+            KeyError::InvalidPrivateKey
+        );
     }
 }

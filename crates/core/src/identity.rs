@@ -76,10 +76,14 @@ impl Handle {
         }
         let tld = segments[segments.len() - 1];
         if tld.as_bytes()[0].is_ascii_digit() {
-            return Err(err("the last segment of a handle may not start with a digit"));
+            return Err(err(
+                "the last segment of a handle may not start with a digit",
+            ));
         }
         if DISALLOWED_HANDLE_TLDS.contains(&tld) {
-            return Err(err(format!("handles may not use the .{tld} top-level domain")));
+            return Err(err(format!(
+                "handles may not use the .{tld} top-level domain"
+            )));
         }
         Ok(Handle(lower))
     }
@@ -148,14 +152,20 @@ impl Did {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'%' | b'-'))
         {
-            return Err(err("DID identifier has characters outside [A-Za-z0-9._:%-]"));
+            return Err(err(
+                "DID identifier has characters outside [A-Za-z0-9._:%-]",
+            ));
         }
         if ident.ends_with(':') || ident.ends_with('%') {
             return Err(err("DID may not end with ':' or '%'"));
         }
         match method {
             "plc" => {
-                if ident.len() != 24 || !ident.bytes().all(|b| matches!(b, b'a'..=b'z' | b'2'..=b'7')) {
+                if ident.len() != 24
+                    || !ident
+                        .bytes()
+                        .all(|b| matches!(b, b'a'..=b'z' | b'2'..=b'7'))
+                {
                     return Err(err(
                         "did:plc identifier must be 24 characters of lowercase base32 (a-z, 2-7)",
                     ));
@@ -170,11 +180,15 @@ impl Did {
                     return Err(err("did:web with a path is not supported for accounts"));
                 }
                 if let Some(port) = port {
-                    if host != "localhost" || port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+                    if host != "localhost"
+                        || port.is_empty()
+                        || !port.bytes().all(|b| b.is_ascii_digit())
+                    {
                         return Err(err("did:web may carry a port only for localhost (testing)"));
                     }
                 } else if host != "localhost" {
-                    Handle::parse(host).map_err(|e| err(format!("did:web host is not a valid hostname: {e}")))?;
+                    Handle::parse(host)
+                        .map_err(|e| err(format!("did:web host is not a valid hostname: {e}")))?;
                 }
             }
             other => {
@@ -250,7 +264,10 @@ mod tests {
 
     #[test]
     fn accepts_and_lowercases_handles() {
-        assert_eq!(Handle::parse("Alice.Example.COM").unwrap().as_str(), "alice.example.com");
+        assert_eq!(
+            Handle::parse("Alice.Example.COM").unwrap().as_str(),
+            "alice.example.com"
+        );
         assert_eq!(Handle::parse("@bob.test").unwrap().as_str(), "bob.test");
         assert!(Handle::parse("a-b.c-d.xn--ls8h").is_ok());
     }
@@ -306,8 +323,14 @@ mod tests {
 
     #[test]
     fn account_ref_dispatches_on_prefix() {
-        assert!(matches!(AccountRef::parse("did:web:example.com"), Ok(AccountRef::Did(_))));
-        assert!(matches!(AccountRef::parse("alice.test"), Ok(AccountRef::Handle(_))));
+        assert!(matches!(
+            AccountRef::parse("did:web:example.com"),
+            Ok(AccountRef::Did(_))
+        ));
+        assert!(matches!(
+            AccountRef::parse("alice.test"),
+            Ok(AccountRef::Handle(_))
+        ));
         assert!(AccountRef::parse("did:nope").is_err());
     }
 }

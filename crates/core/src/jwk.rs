@@ -34,7 +34,9 @@ impl EcPublicJwk {
     /// private key").
     pub fn from_json(obj: &Map<String, Value>) -> Result<Self, JwkError> {
         if let Some(m) = PRIVATE_JWK_MEMBERS.iter().find(|m| obj.contains_key(**m)) {
-            return Err(JwkError(format!("jwk must be a public key; it carries the private member \"{m}\"")));
+            return Err(JwkError(format!(
+                "jwk must be a public key; it carries the private member \"{m}\""
+            )));
         }
         let s = |name: &str| obj.get(name).and_then(Value::as_str);
         if s("kty") != Some("EC") {
@@ -45,14 +47,20 @@ impl EcPublicJwk {
         }
         let coord = |name: &str| -> Result<Vec<u8>, JwkError> {
             let v = s(name).ok_or_else(|| JwkError(format!("jwk is missing \"{name}\"")))?;
-            B64.decode(v).map_err(|_| JwkError(format!("jwk \"{name}\" is not base64url")))
+            B64.decode(v)
+                .map_err(|_| JwkError(format!("jwk \"{name}\" is not base64url")))
         };
         let x = coord("x")?;
         let y = coord("y")?;
-        let key = Es256PublicKey::from_coordinates(&x, &y).map_err(|e: KeyError| JwkError(format!("jwk: {e}")))?;
+        let key = Es256PublicKey::from_coordinates(&x, &y)
+            .map_err(|e: KeyError| JwkError(format!("jwk: {e}")))?;
         let thumbprint = ec_thumbprint(key.x(), key.y());
         let kid = s("kid").map(str::to_string);
-        Ok(EcPublicJwk { key, thumbprint, kid })
+        Ok(EcPublicJwk {
+            key,
+            thumbprint,
+            kid,
+        })
     }
 }
 
@@ -114,7 +122,10 @@ mod tests {
         let sk = Es256SigningKey::from_pkcs8(&Es256SigningKey::generate_pkcs8().unwrap()).unwrap();
         let v = ec_public_jwk(sk.public_key(), Some("k1"));
         let k = EcPublicJwk::from_json(v.as_object().unwrap()).unwrap();
-        assert_eq!(k.thumbprint, ec_thumbprint(sk.public_key().x(), sk.public_key().y()));
+        assert_eq!(
+            k.thumbprint,
+            ec_thumbprint(sk.public_key().x(), sk.public_key().y())
+        );
         assert_eq!(v["alg"], "ES256");
     }
 
@@ -136,7 +147,13 @@ mod tests {
         let base = serde_json::json!({"kty":"EC","crv":"P-256",
             "x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
             "y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"});
-        for (k, v) in [("kty", "RSA"), ("crv", "P-384"), ("x", "AAAA"), ("y", "!!!"), ("y", "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyQ")] {
+        for (k, v) in [
+            ("kty", "RSA"),
+            ("crv", "P-384"),
+            ("x", "AAAA"),
+            ("y", "!!!"),
+            ("y", "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyQ"),
+        ] {
             let mut j = obj(base.clone());
             j.insert(k.into(), v.into());
             assert!(EcPublicJwk::from_json(&j).is_err(), "{k}={v} accepted");

@@ -70,10 +70,13 @@ impl<'a> CompactJws<'a> {
             return Err(JwtError::Malformed("too long"));
         }
         let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(JwtError::Malformed("expected three dot-separated parts"));
         };
-        let dec = |x: &str, what: &'static str| B64.decode(x).map_err(|_| JwtError::Malformed(what));
+        let dec =
+            |x: &str, what: &'static str| B64.decode(x).map_err(|_| JwtError::Malformed(what));
         Ok(CompactJws {
             signing_input: &token[..h.len() + 1 + p.len()],
             header_json: dec(h, "header is not base64url")?,
@@ -86,7 +89,11 @@ impl<'a> CompactJws<'a> {
 /// Sign `claims` as a compact JWS with the keyset's current key.
 pub fn sign<C: Serialize>(keyset: &Keyset, typ: &str, claims: &C) -> Result<String, KeyError> {
     let key = keyset.current();
-    let header = JoseHeader { alg: SIGNING_ALG.into(), typ: Some(typ.into()), kid: Some(key.kid.clone()) };
+    let header = JoseHeader {
+        alg: SIGNING_ALG.into(),
+        typ: Some(typ.into()),
+        kid: Some(key.kid.clone()),
+    };
     let h = serde_json::to_vec(&header).map_err(|_| KeyError::SigningFailed)?;
     let c = serde_json::to_vec(claims).map_err(|_| KeyError::SigningFailed)?;
     let mut out = String::with_capacity((h.len() + c.len()) * 4 / 3 + 100);
@@ -111,18 +118,32 @@ pub fn verify_with(key: &Es256PublicKey, jws: &CompactJws<'_>) -> Result<(), Jwt
 /// Verify a token signed by one of the keyset's keys, with the expected
 /// `typ`, and decode its claims. Claim checks (`exp`, `iss`, `aud`) are the
 /// caller's: they depend on the token kind.
-pub fn verify<C: DeserializeOwned>(keyset: &Keyset, token: &str, expected_typ: &str) -> Result<(JoseHeader, C), JwtError> {
+pub fn verify<C: DeserializeOwned>(
+    keyset: &Keyset,
+    token: &str,
+    expected_typ: &str,
+) -> Result<(JoseHeader, C), JwtError> {
     let jws = CompactJws::parse(token)?;
-    let header: JoseHeader = serde_json::from_slice(&jws.header_json).map_err(|_| JwtError::Malformed("header is not a JOSE header"))?;
+    let header: JoseHeader = serde_json::from_slice(&jws.header_json)
+        .map_err(|_| JwtError::Malformed("header is not a JOSE header"))?;
     if header.alg != SIGNING_ALG {
         return Err(JwtError::UnsupportedAlg);
     }
-    if !header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(expected_typ)) {
+    if !header
+        .typ
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case(expected_typ))
+    {
         return Err(JwtError::WrongType);
     }
-    let key = header.kid.as_deref().and_then(|k| keyset.by_kid(k)).ok_or(JwtError::UnknownKey)?;
+    let key = header
+        .kid
+        .as_deref()
+        .and_then(|k| keyset.by_kid(k))
+        .ok_or(JwtError::UnknownKey)?;
     verify_with(key.public(), &jws)?;
-    let claims = serde_json::from_slice(&jws.payload_json).map_err(|_| JwtError::Malformed("claims are not the expected JSON"))?;
+    let claims = serde_json::from_slice(&jws.payload_json)
+        .map_err(|_| JwtError::Malformed("claims are not the expected JSON"))?;
     Ok((header, claims))
 }
 
@@ -144,7 +165,7 @@ mod tests {
     #[test]
     fn old_key_still_verifies_after_rotation_and_new_key_signs() {
         let old = generate_stored_key(1).unwrap();
-        let ks1 = Keyset::from_stored(&[old.clone()]).unwrap();
+        let ks1 = Keyset::from_stored(std::slice::from_ref(&old)).unwrap();
         let t_old = sign(&ks1, "at+jwt", &json!({"n":1})).unwrap();
         let new = generate_stored_key(2).unwrap();
         let ks2 = Keyset::from_stored(&[old.clone(), new.clone()]).unwrap();
@@ -159,20 +180,41 @@ mod tests {
         let ks = Keyset::from_stored(&[generate_stored_key(1).unwrap()]).unwrap();
         let other = Keyset::from_stored(&[generate_stored_key(1).unwrap()]).unwrap();
         let t = sign(&ks, "at+jwt", &json!({"a":1})).unwrap();
-        assert_eq!(verify::<Value>(&ks, &t, "dpop+jwt").unwrap_err(), JwtError::WrongType);
-        assert_eq!(verify::<Value>(&other, &t, "at+jwt").unwrap_err(), JwtError::UnknownKey);
+        assert_eq!(
+            verify::<Value>(&ks, &t, "dpop+jwt").unwrap_err(),
+            JwtError::WrongType
+        );
+        assert_eq!(
+            verify::<Value>(&other, &t, "at+jwt").unwrap_err(),
+            JwtError::UnknownKey
+        );
         let parts: Vec<&str> = t.split('.').collect();
         let forged = format!("{}.{}.{}", parts[0], B64.encode(br#"{"a":2}"#), parts[2]);
-        assert_eq!(verify::<Value>(&ks, &forged, "at+jwt").unwrap_err(), JwtError::BadSignature);
-        assert!(matches!(verify::<Value>(&ks, "a.b", "at+jwt"), Err(JwtError::Malformed(_))));
-        assert!(matches!(verify::<Value>(&ks, &"a".repeat(9000), "at+jwt"), Err(JwtError::Malformed(_))));
+        assert_eq!(
+            verify::<Value>(&ks, &forged, "at+jwt").unwrap_err(),
+            JwtError::BadSignature
+        );
+        assert!(matches!(
+            verify::<Value>(&ks, "a.b", "at+jwt"),
+            Err(JwtError::Malformed(_))
+        ));
+        assert!(matches!(
+            verify::<Value>(&ks, &"a".repeat(9000), "at+jwt"),
+            Err(JwtError::Malformed(_))
+        ));
     }
 
     #[test]
     fn rejects_alg_none() {
         let ks = Keyset::from_stored(&[generate_stored_key(1).unwrap()]).unwrap();
-        let h = B64.encode(format!(r#"{{"alg":"none","typ":"at+jwt","kid":"{}"}}"#, ks.current().kid));
+        let h = B64.encode(format!(
+            r#"{{"alg":"none","typ":"at+jwt","kid":"{}"}}"#,
+            ks.current().kid
+        ));
         let t = format!("{h}.{}.", B64.encode(b"{}"));
-        assert_eq!(verify::<Value>(&ks, &t, "at+jwt").unwrap_err(), JwtError::UnsupportedAlg);
+        assert_eq!(
+            verify::<Value>(&ks, &t, "at+jwt").unwrap_err(),
+            JwtError::UnsupportedAlg
+        );
     }
 }

@@ -63,13 +63,28 @@ impl Keyset {
         let mut keys = Vec::with_capacity(stored.len());
         for s in stored {
             if s.alg != SIGNING_ALG {
-                return Err(KeysetError::Corrupt { kid: s.kid.clone(), reason: format!("unsupported alg {}", s.alg) });
+                return Err(KeysetError::Corrupt {
+                    kid: s.kid.clone(),
+                    reason: format!("unsupported alg {}", s.alg),
+                });
             }
-            let signing = Es256SigningKey::from_pkcs8(&s.private_pkcs8)
-                .map_err(|e| KeysetError::Corrupt { kid: s.kid.clone(), reason: e.to_string() })?;
-            keys.push(KeyEntry { kid: s.kid.clone(), created_at: s.created_at, signing });
+            let signing = Es256SigningKey::from_pkcs8(&s.private_pkcs8).map_err(|e| {
+                KeysetError::Corrupt {
+                    kid: s.kid.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
+            keys.push(KeyEntry {
+                kid: s.kid.clone(),
+                created_at: s.created_at,
+                signing,
+            });
         }
-        keys.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.kid.cmp(&b.kid)));
+        keys.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.kid.cmp(&b.kid))
+        });
         Ok(Keyset { keys })
     }
 
@@ -92,7 +107,12 @@ impl Keyset {
     /// The public JWKS (RFC 7517 §5): public members only, newest first so
     /// that clients that take the first key take the current one.
     pub fn jwks(&self) -> Value {
-        let keys: Vec<Value> = self.keys.iter().rev().map(|k| ec_public_jwk(k.public(), Some(&k.kid))).collect();
+        let keys: Vec<Value> = self
+            .keys
+            .iter()
+            .rev()
+            .map(|k| ec_public_jwk(k.public(), Some(&k.kid)))
+            .collect();
         serde_json::json!({ "keys": keys })
     }
 }
@@ -103,7 +123,12 @@ pub fn generate_stored_key(now: i64) -> Result<StoredKey, KeyError> {
     let der = Es256SigningKey::generate_pkcs8()?;
     let parsed = Es256SigningKey::from_pkcs8(&der)?;
     let tp = ec_thumbprint(parsed.public_key().x(), parsed.public_key().y());
-    Ok(StoredKey { kid: tp[..16].to_string(), alg: SIGNING_ALG.into(), private_pkcs8: der, created_at: now })
+    Ok(StoredKey {
+        kid: tp[..16].to_string(),
+        alg: SIGNING_ALG.into(),
+        private_pkcs8: der,
+        created_at: now,
+    })
 }
 
 #[cfg(test)]
@@ -134,6 +159,9 @@ mod tests {
         assert_eq!(Keyset::from_stored(&[]).unwrap_err(), KeysetError::Empty);
         let mut bad = generate_stored_key(1).unwrap();
         bad.private_pkcs8.truncate(10);
-        assert!(matches!(Keyset::from_stored(&[bad]), Err(KeysetError::Corrupt { .. })));
+        assert!(matches!(
+            Keyset::from_stored(&[bad]),
+            Err(KeysetError::Corrupt { .. })
+        ));
     }
 }

@@ -7,7 +7,12 @@ use url::Url;
 /// The transitional and base scopes advertised (atproto.com/specs/oauth,
 /// "Scopes"). Granular permissions are accepted but not enumerated: the
 /// protected-resource document must stay under 1 KiB (SPEC §2).
-pub const BASE_SCOPES: &[&str] = &["atproto", "transition:generic", "transition:chat.bsky", "transition:email"];
+pub const BASE_SCOPES: &[&str] = &[
+    "atproto",
+    "transition:generic",
+    "transition:chat.bsky",
+    "transition:email",
+];
 
 /// Why an issuer URL was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,7 +30,8 @@ impl Issuer {
     /// allowed only for a loopback host and only when `allow_http` (the
     /// explicit development mode).
     pub fn parse(input: &str, allow_http: bool) -> Result<Issuer, IssuerError> {
-        let url = Url::parse(input).map_err(|e| IssuerError(format!("issuer {input:?} is not a URL: {e}")))?;
+        let url = Url::parse(input)
+            .map_err(|e| IssuerError(format!("issuer {input:?} is not a URL: {e}")))?;
         match url.scheme() {
             "https" => {}
             "http" if allow_http => {
@@ -41,16 +47,24 @@ impl Issuer {
                     "issuer {input:?} must use https (http is allowed only with --dev)"
                 )))
             }
-            other => return Err(IssuerError(format!("issuer {input:?} has unsupported scheme {other:?}"))),
+            other => {
+                return Err(IssuerError(format!(
+                    "issuer {input:?} has unsupported scheme {other:?}"
+                )))
+            }
         }
         if url.host_str().is_none_or(str::is_empty) {
             return Err(IssuerError(format!("issuer {input:?} has no host")));
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(IssuerError(format!("issuer {input:?} may not contain credentials")));
+            return Err(IssuerError(format!(
+                "issuer {input:?} may not contain credentials"
+            )));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(IssuerError(format!("issuer {input:?} may not have a query or fragment")));
+            return Err(IssuerError(format!(
+                "issuer {input:?} may not have a query or fragment"
+            )));
         }
         if url.path() != "/" || input.ends_with('/') {
             return Err(IssuerError(format!(
@@ -218,10 +232,30 @@ mod tests {
 
     #[test]
     fn accepts_https_origin_and_canonicalises() {
-        assert_eq!(Issuer::parse("https://Auth.Example.com", false).unwrap().as_str(), "https://auth.example.com");
-        assert_eq!(Issuer::parse("https://a.example:443", false).unwrap().as_str(), "https://a.example");
-        assert_eq!(Issuer::parse("https://a.example:8443", false).unwrap().as_str(), "https://a.example:8443");
-        assert_eq!(Issuer::parse("http://localhost:2583", true).unwrap().as_str(), "http://localhost:2583");
+        assert_eq!(
+            Issuer::parse("https://Auth.Example.com", false)
+                .unwrap()
+                .as_str(),
+            "https://auth.example.com"
+        );
+        assert_eq!(
+            Issuer::parse("https://a.example:443", false)
+                .unwrap()
+                .as_str(),
+            "https://a.example"
+        );
+        assert_eq!(
+            Issuer::parse("https://a.example:8443", false)
+                .unwrap()
+                .as_str(),
+            "https://a.example:8443"
+        );
+        assert_eq!(
+            Issuer::parse("http://localhost:2583", true)
+                .unwrap()
+                .as_str(),
+            "http://localhost:2583"
+        );
     }
 
     #[test]
@@ -232,15 +266,29 @@ mod tests {
 
     #[test]
     fn rejects_http_non_loopback_even_in_dev() {
-        assert!(Issuer::parse("http://auth.example.com", true).unwrap_err().0.contains("loopback"));
+        assert!(Issuer::parse("http://auth.example.com", true)
+            .unwrap_err()
+            .0
+            .contains("loopback"));
     }
 
     #[test]
     fn rejects_issuer_with_path_or_trailing_slash() {
-        for bad in ["https://a.example/oauth", "https://a.example/", "https://a.example?x=1", "https://a.example#f", "https://u:p@a.example", "ftp://a.example", "not a url"] {
+        for bad in [
+            "https://a.example/oauth",
+            "https://a.example/",
+            "https://a.example?x=1",
+            "https://a.example#f",
+            "https://u:p@a.example",
+            "ftp://a.example",
+            "not a url",
+        ] {
             assert!(Issuer::parse(bad, true).is_err(), "accepted {bad}");
         }
-        assert!(Issuer::parse("https://a.example/x", false).unwrap_err().0.contains("no path"));
+        assert!(Issuer::parse("https://a.example/x", false)
+            .unwrap_err()
+            .0
+            .contains("no path"));
     }
 
     #[test]
@@ -252,14 +300,20 @@ mod tests {
             ui_locales: vec!["en".into()],
         });
         let v = serde_json::to_value(&m).unwrap();
-        assert_eq!(v["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+        assert_eq!(
+            v["code_challenge_methods_supported"],
+            serde_json::json!(["S256"])
+        );
         assert!(v.get("introspection_endpoint").is_none());
         assert!(serde_json::to_string(&m).unwrap().len() < 4096);
     }
 
     #[test]
     fn pr_metadata_is_under_1kib() {
-        let m = ProtectedResourceMetadata::new("https://pds.example", &Issuer::parse("https://a.example", false).unwrap());
+        let m = ProtectedResourceMetadata::new(
+            "https://pds.example",
+            &Issuer::parse("https://a.example", false).unwrap(),
+        );
         assert!(serde_json::to_string(&m).unwrap().len() < 1024);
     }
 }

@@ -1,7 +1,9 @@
 //! Password hashing: argon2id (RFC 9106) with the argon2 crate's default
 //! parameters (19 MiB, 2 passes, 1 lane: OWASP's recommended minimum).
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 /// Minimum password length accepted when setting a password. Policy.
@@ -47,7 +49,9 @@ pub fn verify_password(password: &str, phc: &str) -> Result<bool, PasswordError>
     if password.len() > MAX_PASSWORD_LEN * 4 {
         return Ok(false);
     }
-    Ok(hasher().verify_password(password.as_bytes(), &parsed).is_ok())
+    Ok(hasher()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok())
 }
 
 /// Spend the same work as a real verification, for unknown accounts, so the
@@ -72,7 +76,10 @@ mod tests {
 
     #[test]
     fn salts_differ() {
-        assert_ne!(hash_password("samepassword").unwrap(), hash_password("samepassword").unwrap());
+        assert_ne!(
+            hash_password("samepassword").unwrap(),
+            hash_password("samepassword").unwrap()
+        );
     }
 
     #[test]
@@ -82,7 +89,10 @@ mod tests {
 
     #[test]
     fn rejects_malformed_hash() {
-        assert_eq!(verify_password("x", "not a hash"), Err(PasswordError::MalformedHash));
+        assert_eq!(
+            verify_password("x", "not a hash"),
+            Err(PasswordError::MalformedHash)
+        );
     }
 
     #[test]

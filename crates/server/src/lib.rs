@@ -2,11 +2,14 @@
 //!
 //! Routes and thin handlers; protocol rules live in `atauth-core`.
 
+pub mod clients;
 pub mod cors;
 pub mod error;
 pub mod fetch;
+pub mod identity;
 pub mod routes;
 pub mod state;
+pub mod ui;
 
 use std::net::TcpListener;
 use std::sync::Arc;

@@ -22,6 +22,20 @@ pub(crate) enum AnyConnection {
     Postgres(PgConnection),
 }
 
+/// Run `$body` with `$c` bound to the backend's own connection. For the
+/// few statements diesel's multi-backend cannot express (upserts: it has
+/// no `ON CONFLICT`); the body is compiled once per backend, so both run
+/// the same statement.
+macro_rules! per_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::conn::AnyConnection::Sqlite($c) => $body,
+            $crate::conn::AnyConnection::Postgres($c) => $body,
+        }
+    };
+}
+pub(crate) use per_backend;
+
 /// The pool type the store holds.
 pub(crate) type Pool = r2d2::Pool<Manager>;
 

@@ -1,4 +1,6 @@
-//! atauth storage: the store traits of `atauth_core::store`, implemented
+//! atauth storage: the store traits of `atauth_core::store` (accounts,
+//! signing keys, authorization requests, OAuth sessions, devices,
+//! authorized clients) and `atauth_core::replay::ReplayStore`, implemented
 //! with diesel for SQLite (embedded, bundled) and PostgreSQL (shared by
 //! several instances).
 //!
@@ -20,11 +22,18 @@
 #![warn(missing_docs)]
 
 mod accounts;
+mod codec;
 mod conn;
+mod devices;
 mod error;
 mod keys;
+mod replay;
+mod requests;
 mod schema;
+mod sessions;
 
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -72,6 +81,9 @@ impl Default for StoreOptions {
 pub struct Store {
     pool: Pool,
     backend: &'static str,
+    /// `check_and_insert` calls so far, shared by clones: every
+    /// `replay::PURGE_EVERY`th one purges expired replay entries.
+    replay_calls: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -109,7 +121,11 @@ impl Store {
             Target::Postgres(_) => 16,
         });
         let pool = conn::build_pool(target, max, options.connection_timeout)?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            replay_calls: Arc::new(AtomicU64::new(0)),
+        })
     }
 
     /// Apply every embedded migration not yet applied. Running it again
@@ -150,6 +166,14 @@ impl Store {
     /// The backend in use: `"sqlite"` or `"postgres"`.
     pub fn backend_name(&self) -> &'static str {
         self.backend
+    }
+
+    /// Check that the database answers (`SELECT 1` on a pooled
+    /// connection), for a health endpoint.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        conn.batch_execute("SELECT 1")
+            .map_err(|e| error::query("pinging the database", e))
     }
 
     /// A connection from the pool.

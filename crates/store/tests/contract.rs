@@ -1,7 +1,10 @@
 //! The store contract suite: every sentence of the doc comments on
-//! `atauth_core::store::{AccountStore, KeyStore}` as a named case, run
-//! against SQLite (a fresh file per test) and PostgreSQL (a throwaway
-//! database per test, from `ATAUTH_TEST_POSTGRES_URL`).
+//! `atauth_core::store::{AccountStore, KeyStore, RequestStore,
+//! SessionStore, DeviceStore, AuthorizedClientStore}` and
+//! `atauth_core::replay::ReplayStore` as a named case, run against SQLite
+//! (a fresh file per test) and PostgreSQL (a throwaway database per test,
+//! from `ATAUTH_TEST_POSTGRES_URL`). Cases live in `contract/`, one file
+//! per aggregate.
 //!
 //! Each case becomes two tests, `sqlite::<case>` and `postgres::<case>`,
 //! so one backend or one case can be run alone:
@@ -14,11 +17,28 @@ use std::path::{Path, PathBuf};
 
 use atauth_store::Store;
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 #[path = "contract/cases.rs"]
 mod cases;
+#[path = "contract/devices.rs"]
+mod devices;
+#[path = "contract/replay.rs"]
+mod replay;
+#[path = "contract/requests.rs"]
+mod requests;
+#[path = "contract/sessions.rs"]
+mod sessions;
+
+/// Every case, by name, whichever file it is in.
+mod all {
+    pub use super::cases::*;
+    pub use super::devices::*;
+    pub use super::replay::*;
+    pub use super::requests::*;
+    pub use super::sessions::*;
+}
 
 const POSTGRES_ENV: &str = "ATAUTH_TEST_POSTGRES_URL";
 
@@ -78,6 +98,38 @@ impl TestDb {
                 .batch_execute(sql)
                 .map_err(|e| e.to_string()),
         }
+    }
+
+    /// A single number from SQL run on a connection of its own, outside
+    /// the store (`SELECT COUNT(*) AS n …`).
+    pub fn raw_count(&self, sql: &str) -> Result<i64, String> {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let query = diesel::sql_query(sql);
+        let count: Count = match &self.raw {
+            Raw::Sqlite(path) => {
+                let mut c = SqliteConnection::establish(path).map_err(|e| e.to_string())?;
+                query.get_result(&mut c).map_err(|e| e.to_string())?
+            }
+            Raw::Postgres(url) => {
+                let mut c = PgConnection::establish(url).map_err(|e| e.to_string())?;
+                query.get_result(&mut c).map_err(|e| e.to_string())?
+            }
+        };
+        Ok(count.n)
+    }
+
+    /// A second, independent `Store` on the same database: another
+    /// instance sharing the backend.
+    pub fn another_instance(&self) -> Store {
+        let url = match &self.raw {
+            Raw::Sqlite(path) => format!("sqlite://{path}"),
+            Raw::Postgres(url) => url.clone(),
+        };
+        Store::open(&url).expect("open a second store on the same database")
     }
 
     /// Revert every migration with diesel directly (exercising down.sql).
@@ -173,7 +225,7 @@ macro_rules! contract {
             $(
                 #[test]
                 fn $case() {
-                    super::run_sqlite(super::cases::$case);
+                    super::run_sqlite(super::all::$case);
                 }
             )*
         }
@@ -181,7 +233,7 @@ macro_rules! contract {
             $(
                 #[test]
                 fn $case() {
-                    super::run_postgres(stringify!($case), super::cases::$case);
+                    super::run_postgres(stringify!($case), super::all::$case);
                 }
             )*
         }
@@ -221,6 +273,75 @@ contract! {
     migrations_revert_and_reapply,
     concurrent_migrations_take_turns,
     clones_share_one_database,
+    ping_answers,
+    // RequestStore
+    request_round_trips_every_field,
+    duplicate_request_id_conflicts_and_keeps_the_original,
+    unknown_request_is_none,
+    get_request_returns_it_whatever_its_state,
+    bind_device_first_use_wins,
+    bind_device_is_refused_once_a_code_is_issued,
+    bind_device_of_unknown_request_is_false,
+    concurrent_binds_have_one_winner,
+    issue_code_stores_sub_hash_and_expiry_once,
+    issue_code_of_unknown_request_is_false,
+    issue_code_with_a_taken_hash_conflicts,
+    consume_code_once_then_reused,
+    consume_code_after_expiry_is_reused,
+    consume_unknown_code_is_unknown,
+    concurrent_consumes_have_one_winner,
+    delete_request_reports_whether_there_was_one,
+    purge_expired_requests_keeps_the_grace_period,
+    invalid_request_json_in_database_is_backend_error,
+    invalid_request_sub_in_database_is_backend_error,
+    // SessionStore
+    session_round_trips_every_field,
+    duplicate_session_id_conflicts_and_keeps_the_original,
+    duplicate_refresh_hash_conflicts,
+    sessions_without_refresh_tokens_coexist,
+    unknown_session_is_none,
+    find_refresh_says_current_previous_or_unknown,
+    rotate_refresh_swaps_and_keeps_the_old_as_previous,
+    rotate_refresh_from_a_stale_hash_changes_nothing,
+    concurrent_rotations_have_one_winner,
+    rotate_refresh_to_a_taken_hash_conflicts,
+    touch_session_sets_last_used_at_only,
+    deleted_session_is_found_by_nothing,
+    delete_sessions_for_request_counts,
+    delete_sessions_for_account_and_client,
+    list_sessions_newest_first_with_filters,
+    purge_expired_sessions_removes_ended_ones,
+    session_for_unknown_account_is_backend_error,
+    invalid_session_json_in_database_is_backend_error,
+    // DeviceStore
+    create_device_then_find_by_secret,
+    duplicate_device_id_or_secret_conflicts,
+    rotated_device_secret_no_longer_finds,
+    rotate_device_secret_to_a_taken_hash_conflicts,
+    touch_device_updates_last_seen_agent_and_ip,
+    delete_device_removes_it_and_its_sign_ins,
+    upsert_device_account_signs_in_and_refreshes,
+    remove_device_account_signs_out,
+    device_accounts_most_recent_first,
+    devices_of_account_lists_each_sign_in,
+    sign_in_to_unknown_device_or_account_is_backend_error,
+    // AuthorizedClientStore
+    upsert_authorized_client_records_an_approval,
+    upsert_authorized_client_replaces_scope_keeps_created_at,
+    forget_authorized_client_reports_whether_it_existed,
+    authorized_clients_newest_first_per_account,
+    // Account deletion
+    deleting_an_account_cascades,
+    // ReplayStore
+    replay_is_refused_until_expiry,
+    replay_uses_the_callers_clock,
+    refused_replay_changes_nothing,
+    replay_namespaces_are_independent,
+    expired_replay_entry_counts_as_new_purged_or_not,
+    concurrent_replay_checks_have_one_winner,
+    concurrent_replay_checks_of_an_expired_key_have_one_winner,
+    replay_is_shared_between_instances,
+    check_and_insert_purges_expired_entries,
 }
 
 /// The migration folders, by name, for one backend.

@@ -1,6 +1,8 @@
 //! Route table. Handlers stay thin: extract, call core, map the error.
 
 pub mod dev_identity;
+pub mod form_body;
+pub mod oauth;
 pub mod documents;
 pub mod health;
 
@@ -14,18 +16,6 @@ use crate::error::json_error_response;
 fn not_allowed(allow: &'static str) -> actix_web::Route {
     web::route()
         .to(move || async move { json_error_response(&OAuthError::method_not_allowed(allow)) })
-}
-
-/// Endpoints listed in the metadata that a later version builds. They
-/// answer a proper OAuth JSON error, never an HTML 404.
-async fn not_implemented() -> HttpResponse {
-    json_error_response(
-        &OAuthError::new(
-            atauth_core::ErrorCode::ServerError,
-            "this endpoint is not implemented in this version of atauth",
-        )
-        .with_status(501),
-    )
 }
 
 /// JSON 404 for every unknown path.
@@ -61,18 +51,22 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev: bool) {
             .default_service(not_allowed("GET")),
     );
 
-    for path in [paths::PAR, paths::TOKEN, paths::REVOKE] {
-        cfg.service(
-            web::resource(path)
-                .route(web::post().to(not_implemented))
-                .default_service(not_allowed("POST")),
-        );
-    }
     cfg.service(
-        web::resource(paths::AUTHORIZE)
-            .route(web::get().to(not_implemented))
-            .default_service(not_allowed("GET")),
+        web::resource(paths::PAR)
+            .route(web::post().to(oauth::par))
+            .default_service(not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::TOKEN)
+            .route(web::post().to(oauth::token))
+            .default_service(not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::REVOKE)
+            .route(web::post().to(oauth::revoke))
+            .default_service(not_allowed("POST")),
     );
+    crate::ui::configure(cfg);
 
     if dev {
         cfg.service(

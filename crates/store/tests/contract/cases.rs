@@ -1,6 +1,8 @@
-//! The contract cases. Each one quotes the sentence of the trait doc
-//! comment it checks, takes a migrated store on a fresh database, and
-//! knows nothing of the backend.
+//! The contract cases of `AccountStore`, `KeyStore` and `Store` itself
+//! (the other traits have a file each beside this one), and the fixtures
+//! they share. Each case quotes the sentence of the trait doc comment it
+//! checks, takes a migrated store on a fresh database, and knows nothing
+//! of the backend.
 
 use std::thread;
 
@@ -11,7 +13,7 @@ use super::TestDb;
 
 // ---------------------------------------------------------------- fixtures
 
-fn did(s: &str) -> Did {
+pub(crate) fn did(s: &str) -> Did {
     Did::parse(s).unwrap_or_else(|e| panic!("fixture DID {s}: {e}"))
 }
 
@@ -20,11 +22,11 @@ fn handle(s: &str) -> Handle {
 }
 
 /// A did:plc whose 24 identifier characters are `c` repeated.
-fn plc(c: char) -> Did {
+pub(crate) fn plc(c: char) -> Did {
     did(&format!("did:plc:{}", c.to_string().repeat(24)))
 }
 
-fn account(d: Did, h: &str) -> Account {
+pub(crate) fn account(d: Did, h: &str) -> Account {
     Account {
         did: d,
         handle: handle(h),
@@ -56,7 +58,7 @@ fn kids(keys: &[StoredKey]) -> Vec<&str> {
     keys.iter().map(|k| k.kid.as_str()).collect()
 }
 
-fn expect_backend_error<T: std::fmt::Debug>(r: Result<T, StoreError>, naming: &str) {
+pub(crate) fn expect_backend_error<T: std::fmt::Debug>(r: Result<T, StoreError>, naming: &str) {
     match r {
         Err(StoreError::Backend(msg)) => {
             assert!(msg.contains(naming), "{msg:?} should name {naming}")
@@ -509,4 +511,10 @@ pub fn clones_share_one_database(db: &TestDb) {
         db.store.account_by_did(&alice.did).expect("by did"),
         Some(alice)
     );
+}
+
+/// `Store::ping` answers while the database does.
+pub fn ping_answers(db: &TestDb) {
+    assert_eq!(db.store.ping(), Ok(()));
+    assert_eq!(db.store.clone().ping(), Ok(()));
 }

@@ -8,6 +8,15 @@
 
 use crate::identity::{Did, Handle};
 
+mod device;
+pub mod memory;
+mod request;
+mod session;
+
+pub use device::{AuthorizedClient, AuthorizedClientStore, Device, DeviceAccount, DeviceStore};
+pub use request::{AuthorizationParams, AuthorizationRequest, CodeConsumption, RequestStore};
+pub use session::{OAuthSession, RefreshLookup, SessionStore};
+
 /// A storage failure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {

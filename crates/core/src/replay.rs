@@ -1,0 +1,162 @@
+//! Replay protection: remember one-time values (`jti`s) until they expire.
+//!
+//! Used for client assertions (RFC 7523 §3 item 7; atproto OAuth spec,
+//! "Confidential Client Authentication": "Authorization Servers must ensure
+//! uniqueness of `jti` values over the full token validity time period")
+//! and DPoP proofs (RFC 9449 §11.1).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::store::{StoreError, StoreResult};
+
+/// Namespace of client-assertion `jti`s (keys are `client_id` + `jti`).
+pub const NS_CLIENT_ASSERTION: &str = "client_assertion";
+/// Namespace of DPoP proof `jti`s.
+pub const NS_DPOP: &str = "dpop";
+
+/// A store of values seen once.
+///
+/// Contract (the store contract suite tests exactly these sentences):
+/// - `check_and_insert` is atomic: of any number of concurrent calls with
+///   the same `namespace` and `key`, exactly one returns `true` while the
+///   entry is unexpired, across every instance sharing the backend.
+/// - It returns `true` if the key was not present (or only present
+///   expired) and records it until `expires_at`; it returns `false`, and
+///   changes nothing, if the key is present with `expires_at > now`.
+/// - Namespaces are independent: the same key in two namespaces is two
+///   entries.
+/// - An entry with `expires_at <= now` is expired: it may be purged at any
+///   time, and once expired (purged or not) the key counts as new again.
+///   Callers therefore pick `expires_at` no earlier than the end of the
+///   window in which they would accept the value.
+/// - Timestamps are Unix seconds; `now` is the caller's clock, never read
+///   by the store.
+pub trait ReplayStore {
+    /// Record `key` in `namespace` until `expires_at` unless it is already
+    /// recorded and unexpired. `true` means new (accept), `false` means a
+    /// replay (refuse).
+    fn check_and_insert(
+        &self,
+        namespace: &str,
+        key: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<bool>;
+}
+
+/// In-memory [`ReplayStore`] for unit tests and single-process
+/// development. Not shared between instances.
+#[derive(Debug, Default)]
+pub struct MemoryReplayStore {
+    entries: Mutex<HashMap<(String, String), i64>>,
+}
+
+/// Above this many entries, an insert first purges the expired ones.
+const PURGE_THRESHOLD: usize = 4096;
+
+impl MemoryReplayStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many entries are held, expired ones included (for tests).
+    pub fn len(&self) -> usize {
+        self.entries.lock().map_or(0, |m| m.len())
+    }
+
+    /// Whether the store holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl ReplayStore for MemoryReplayStore {
+    fn check_and_insert(
+        &self,
+        namespace: &str,
+        key: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut entries = self
+            .entries
+            .lock()
+            .map_err(|_| StoreError::Backend("replay store lock poisoned".into()))?;
+        if entries.len() > PURGE_THRESHOLD {
+            entries.retain(|_, exp| *exp > now);
+        }
+        let k = (namespace.to_string(), key.to_string());
+        match entries.get(&k) {
+            Some(exp) if *exp > now => Ok(false),
+            _ => {
+                entries.insert(k, expires_at);
+                Ok(true)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_use_is_a_replay_until_expiry() {
+        let s = MemoryReplayStore::new();
+        assert!(s.check_and_insert(NS_DPOP, "j1", 110, 100).unwrap());
+        assert!(!s.check_and_insert(NS_DPOP, "j1", 120, 105).unwrap());
+        assert!(!s.check_and_insert(NS_DPOP, "j1", 120, 109).unwrap());
+        // Expired at expires_at: counts as new again.
+        assert!(s.check_and_insert(NS_DPOP, "j1", 130, 110).unwrap());
+        assert!(!s.check_and_insert(NS_DPOP, "j1", 140, 129).unwrap());
+    }
+
+    #[test]
+    fn a_refused_replay_does_not_extend_the_entry() {
+        let s = MemoryReplayStore::new();
+        assert!(s.check_and_insert(NS_DPOP, "j", 110, 100).unwrap());
+        assert!(!s.check_and_insert(NS_DPOP, "j", 1000, 101).unwrap());
+        assert!(s.check_and_insert(NS_DPOP, "j", 200, 110).unwrap());
+    }
+
+    #[test]
+    fn namespaces_are_independent() {
+        let s = MemoryReplayStore::new();
+        assert!(s.check_and_insert(NS_DPOP, "j", 200, 100).unwrap());
+        assert!(s
+            .check_and_insert(NS_CLIENT_ASSERTION, "j", 200, 100)
+            .unwrap());
+        assert!(!s
+            .check_and_insert(NS_CLIENT_ASSERTION, "j", 200, 100)
+            .unwrap());
+    }
+
+    #[test]
+    fn purges_expired_entries_when_large() {
+        let s = MemoryReplayStore::new();
+        for i in 0..=PURGE_THRESHOLD {
+            assert!(s.check_and_insert(NS_DPOP, &i.to_string(), 10, 0).unwrap());
+        }
+        assert!(s.check_and_insert(NS_DPOP, "fresh", 100, 50).unwrap());
+        assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn concurrent_inserts_admit_exactly_one() {
+        let s = std::sync::Arc::new(MemoryReplayStore::new());
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || s.check_and_insert(NS_DPOP, "same", 100, 0).unwrap())
+            })
+            .collect();
+        let admitted = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|b| *b)
+            .count();
+        assert_eq!(admitted, 1);
+    }
+}

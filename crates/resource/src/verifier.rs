@@ -1,0 +1,326 @@
+//! Verifying one request to a protected resource (SPEC §8, RFC 9449 §7,
+//! RFC 9068 §4): [`Verifier::verify`] is the ordered list of checks, each a
+//! small function with the rule it enforces on top.
+
+use std::sync::Arc;
+
+use atauth_core::dpop::{verify_proof, DpopPolicy, Nonces, ProofInput, VerifiedProof};
+use atauth_core::identity::Did;
+use atauth_core::jwt::{self, JwtError, MAX_JWT_LEN};
+use atauth_core::replay::ReplayStore;
+use atauth_core::scope::Scope;
+use atauth_core::store::StoreResult;
+use atauth_core::token::{AccessTokenClaims, ACCESS_TOKEN_TYP};
+use atauth_core::OAuthError;
+
+use crate::caller::Caller;
+use crate::challenge::{invalid_request, invalid_token, missing_credentials, with_nonce};
+use crate::keys::KeySource;
+use crate::session::SessionCheck;
+
+/// One request, as plain values (EXAMPLES: "Protocol code takes plain
+/// values"). `Debug` leaves the credentials out.
+#[derive(Clone, Copy)]
+pub struct RequestParts<'a> {
+    /// The HTTP method, as received.
+    pub method: &'a str,
+    /// The public URL of the request: the resource server's configured
+    /// origin + path (+ query), never built from the `Host` header (a forged
+    /// Host would let a proof minted for another server pass, RFC 9449
+    /// §4.3 (9)). [`Verifier::request_url`] builds it.
+    pub url: &'a str,
+    /// The `Authorization` header, if one was sent.
+    pub authorization: Option<&'a str>,
+    /// Every `DPoP` header value received, in order.
+    pub dpop_headers: &'a [&'a str],
+}
+
+impl std::fmt::Debug for RequestParts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestParts")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("authorization", &self.authorization.map(|_| "<redacted>"))
+            .field("dpop_headers", &self.dpop_headers.len())
+            .finish()
+    }
+}
+
+/// The clock: Unix seconds. Read once per request, at the edge.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+fn system_clock() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Verifies DPoP-bound access tokens issued by one authorization server,
+/// for one resource server. Shareable across threads (`Send + Sync`);
+/// verification is synchronous and may touch a database (replay store,
+/// session check), so async callers run it on a blocking thread.
+pub struct Verifier {
+    issuer: String,
+    audience: String,
+    origin: String,
+    keys: Arc<dyn KeySource>,
+    nonces: Nonces,
+    replay: Arc<dyn ReplayStore + Send + Sync>,
+    sessions: Option<Arc<dyn SessionCheck>>,
+    policy: DpopPolicy,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("stateful", &self.sessions.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// A stateless verifier for tokens of `issuer` (exact `iss`) meant for
+    /// `audience`: this resource server's own origin, the exact `aud` of
+    /// its tokens and the base of the URLs its DPoP proofs name.
+    ///
+    /// `nonces` must be the authorization server's (the same secret) when
+    /// both share an origin: clients keep one nonce per origin (SPEC §7).
+    /// `replay` records proof `jti`s (RFC 9449 §11.1) and must be shared by
+    /// every instance of the resource server.
+    pub fn new(
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+        keys: Arc<dyn KeySource>,
+        nonces: Nonces,
+        replay: Arc<dyn ReplayStore + Send + Sync>,
+    ) -> Self {
+        let audience = audience.into();
+        let origin = audience.trim_end_matches('/').to_string();
+        Verifier {
+            issuer: issuer.into(),
+            audience,
+            origin,
+            keys,
+            nonces,
+            replay,
+            sessions: None,
+            policy: DpopPolicy::resource_server(),
+            clock: Arc::new(system_clock),
+        }
+    }
+
+    /// Stateful mode: also require the token's session to be alive.
+    pub fn with_session_check(mut self, sessions: Arc<dyn SessionCheck>) -> Self {
+        self.sessions = Some(sessions);
+        self
+    }
+
+    /// Replace the clock (tests pin "now").
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The current time by this verifier's clock.
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    /// The expected `aud`.
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    /// The public URL of a request to `path_and_query` on this resource
+    /// server (for [`RequestParts::url`]).
+    pub fn request_url(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.origin, path_and_query)
+    }
+
+    /// The `DPoP-Nonce` to send at `now` (RFC 9449 §9: a resource server
+    /// provides nonces in the `DPoP-Nonce` header). Every response carries
+    /// one, successes included (SPEC §7).
+    pub fn nonce(&self, now: i64) -> String {
+        self.nonces.issue(now)
+    }
+
+    /// Add the current `DPoP-Nonce` to an error that lacks one.
+    pub fn refuse(&self, err: OAuthError, now: i64) -> OAuthError {
+        with_nonce(err, || self.nonce(now))
+    }
+
+    /// Verify a request (SPEC §8): the `Authorization: DPoP` credentials,
+    /// the DPoP proof, the access token, its key binding, and in stateful
+    /// mode its session. Every error carries `WWW-Authenticate: DPoP …`
+    /// (except `server_error`) and a `DPoP-Nonce`.
+    pub fn verify(&self, req: &RequestParts<'_>, now: i64) -> Result<Caller, OAuthError> {
+        self.run_checks(req, now).map_err(|e| self.refuse(e, now))
+    }
+
+    fn run_checks(&self, req: &RequestParts<'_>, now: i64) -> Result<Caller, OAuthError> {
+        let token = dpop_credentials(req.authorization)?;
+        let proof = self.proof_is_valid(req, token, now)?;
+        let claims = token_is_signed_by_issuer(&self.keys, token)?;
+        issuer_matches(&claims, &self.issuer)?;
+        audience_matches(&claims, &self.audience)?;
+        not_expired(&claims, now)?;
+        proof.ensure_bound_to(&claims.cnf.jkt)?;
+        self.session_is_active(&claims.sid, now)?;
+        caller_of(claims)
+    }
+
+    /// RFC 9449 §7.1: the resource server checks the proof (§4.3), with
+    /// `ath` bound to the presented token (§4.3 (12)), `htm`/`htu` to this
+    /// request, `iat`, the `jti` replay store (§11.1) and the server nonce
+    /// (§9: refused with `use_dpop_nonce` and a fresh `DPoP-Nonce`).
+    fn proof_is_valid(
+        &self,
+        req: &RequestParts<'_>,
+        token: &str,
+        now: i64,
+    ) -> Result<VerifiedProof, OAuthError> {
+        let input = ProofInput {
+            dpop_headers: req.dpop_headers,
+            method: req.method,
+            url: req.url,
+            access_token: Some(token),
+        };
+        verify_proof(&input, now, &self.nonces, &Replay(&*self.replay), &self.policy)
+    }
+
+    /// SPEC §8, stateful mode: the token's session (`sid`) still exists
+    /// and has not ended; a revoked session's tokens are refused at once.
+    fn session_is_active(&self, sid: &str, now: i64) -> Result<(), OAuthError> {
+        let Some(sessions) = &self.sessions else {
+            return Ok(());
+        };
+        match sessions.session_active(sid, now) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(invalid_token(
+                "the OAuth session of this access token was revoked or has ended (SPEC section 8)",
+            )),
+            Err(e) => Err(OAuthError::server_error(format!("session check: {e}"))),
+        }
+    }
+}
+
+/// `verify_proof` takes a sized store; this lends it the shared one.
+struct Replay<'a>(&'a (dyn ReplayStore + Send + Sync));
+
+impl ReplayStore for Replay<'_> {
+    fn check_and_insert(&self, namespace: &str, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
+        self.0.check_and_insert(namespace, key, expires_at, now)
+    }
+}
+
+/// RFC 9449 §7.1: a DPoP-bound token is sent as `Authorization: DPoP
+/// <token>` (auth-scheme compared case-insensitively, RFC 9110 §11.1; the
+/// token is token68, RFC 9110 §11.2). No credentials, or another scheme, is
+/// 401 with a bare challenge (RFC 6750 §3.1); a token sent as `Bearer` is
+/// `invalid_token` (RFC 9449 §7.2: the resource server must not accept a
+/// DPoP-bound token as a bearer token; every atauth token is DPoP-bound).
+pub fn dpop_credentials(authorization: Option<&str>) -> Result<&str, OAuthError> {
+    let Some(value) = authorization else {
+        return Err(missing_credentials(
+            "Authorization header required: send \"Authorization: DPoP <access token>\" with a DPoP proof \
+             (RFC 9449 §7.1)",
+        ));
+    };
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if scheme.eq_ignore_ascii_case("Bearer") {
+        return Err(invalid_token(
+            "DPoP-bound token sent as Bearer: use the DPoP authorization scheme (RFC 9449 §7.1)",
+        ));
+    }
+    if !scheme.eq_ignore_ascii_case("DPoP") {
+        return Err(missing_credentials(
+            "unsupported authorization scheme: send \"Authorization: DPoP <access token>\" (RFC 9449 §7.1)",
+        ));
+    }
+    let token = rest.trim_start_matches(' ');
+    if token.is_empty() {
+        return Err(invalid_token("the DPoP authorization carries no access token (RFC 9449 §7.1)"));
+    }
+    if token.len() > MAX_JWT_LEN || !is_token68(token) {
+        return Err(invalid_token("the access token is malformed (RFC 9110 §11.2 token68)"));
+    }
+    Ok(token)
+}
+
+/// RFC 9110 §11.2: `token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" /
+/// "+" / "/" ) *"="`.
+fn is_token68(s: &str) -> bool {
+    let body = s.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+}
+
+/// RFC 9068 §4: "validate the signature of all incoming JWT access tokens
+/// … using the keys published by the authorization server" and refuse a
+/// `typ` other than `at+jwt` (§2.1, §4); ES256 only (atproto profile).
+pub fn token_is_signed_by_issuer(keys: &Arc<dyn KeySource>, token: &str) -> Result<AccessTokenClaims, OAuthError> {
+    let keyset = keys.keyset();
+    jwt::verify::<AccessTokenClaims>(&keyset, token, ACCESS_TOKEN_TYP)
+        .map(|(_, claims)| claims)
+        .map_err(|e| {
+            invalid_token(match e {
+                JwtError::Malformed(_) => "the access token is not a well-formed JWT (RFC 9068 §4)",
+                JwtError::WrongType => "the access token's typ is not \"at+jwt\" (RFC 9068 §4)",
+                JwtError::UnsupportedAlg => "the access token's alg is not ES256 (RFC 9068 §4)",
+                JwtError::UnknownKey => "the access token is not signed by a key of the issuer (RFC 9068 §4)",
+                JwtError::BadSignature => "the access token's signature does not verify (RFC 9068 §4)",
+            })
+        })
+}
+
+/// RFC 9068 §4: "The issuer identifier for the authorization server …
+/// MUST exactly match the value of the iss claim."
+pub fn issuer_matches(claims: &AccessTokenClaims, issuer: &str) -> Result<(), OAuthError> {
+    if claims.iss == issuer {
+        Ok(())
+    } else {
+        Err(invalid_token("the access token was issued by another authorization server (RFC 9068 §4 iss)"))
+    }
+}
+
+/// RFC 9068 §4: the resource server "MUST validate that the aud claim
+/// contains a resource indicator value corresponding to an identifier the
+/// resource server expects for itself".
+pub fn audience_matches(claims: &AccessTokenClaims, audience: &str) -> Result<(), OAuthError> {
+    if claims.aud == audience {
+        Ok(())
+    } else {
+        Err(invalid_token("the access token is meant for another resource server (RFC 9068 §4 aud)"))
+    }
+}
+
+/// RFC 9068 §4 and RFC 7519 §4.1.4: the current time "MUST be before the
+/// time represented by the exp claim".
+pub fn not_expired(claims: &AccessTokenClaims, now: i64) -> Result<(), OAuthError> {
+    if now < claims.exp {
+        Ok(())
+    } else {
+        Err(invalid_token("the access token has expired (RFC 9068 §4, RFC 7519 §4.1.4 exp)"))
+    }
+}
+
+/// The verified claims as a [`Caller`]. `sub` must be a DID and `scope` a
+/// valid scope string (atproto OAuth profile); a token that breaks either
+/// was not minted by atauth and is `invalid_token`.
+pub fn caller_of(claims: AccessTokenClaims) -> Result<Caller, OAuthError> {
+    let did = Did::parse(&claims.sub).map_err(|_| invalid_token("the access token's sub is not a DID"))?;
+    let scope = Scope::parse(&claims.scope).map_err(|_| invalid_token("the access token's scope is malformed"))?;
+    Ok(Caller {
+        did,
+        client_id: claims.client_id,
+        scope,
+        session_id: claims.sid,
+        token_exp: claims.exp,
+    })
+}

@@ -1,0 +1,291 @@
+//! Resolving a `client_id` to a validated client (SPEC §3).
+//!
+//! The resolver is handed a fetcher (the [`Fetch`] port), branches on the
+//! `client_id` form into one function per form, and validates inside the
+//! cached getter, so only clients that passed every rule of core's
+//! `validate_metadata` are ever cached (EXAMPLES.md, "Validate before you
+//! cache; inject the fetcher"; bluesky-social/atproto
+//! packages/oauth/oauth-provider/src/client/client-manager.ts).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use atauth_core::client::{
+    validate_metadata, ClientError, ClientId, ClientJwks, ClientMetadata, ValidatedClient,
+};
+use atauth_core::OAuthError;
+use url::Url;
+
+use crate::fetch::{Accept, CacheBounds, CacheError, Fetch, FetchError, JsonCache};
+
+/// What the user is shown for a loopback development client (SPEC §3,
+/// "Display").
+pub const LOOPBACK_DISPLAY_NAME: &str = "an application on this device";
+
+/// Settings of the [`ClientResolver`].
+#[derive(Debug, Clone)]
+pub struct ClientResolverConfig {
+    /// Lifetimes of cached metadata documents. Default [`CacheBounds::default`]
+    /// (60 s – 3600 s, 600 s without `max-age`).
+    pub metadata_cache: CacheBounds,
+    /// Lifetimes of cached `jwks_uri` key sets. Default [`CacheBounds::default`].
+    pub jwks_cache: CacheBounds,
+    /// Shortest time between two forced refetches of one `jwks_uri` (an
+    /// assertion naming an unknown `kid` asks for one). Default 60 s.
+    /// Policy: bounds what a client can make the server fetch.
+    pub jwks_refresh_interval: Duration,
+    /// `client_id`s the operator trusts: only their `client_name` and
+    /// `logo_uri` are shown to users (SPEC §3, "Display"). Default empty.
+    pub trusted: HashSet<String>,
+}
+
+impl Default for ClientResolverConfig {
+    fn default() -> Self {
+        ClientResolverConfig {
+            metadata_cache: CacheBounds::default(),
+            jwks_cache: CacheBounds::default(),
+            jwks_refresh_interval: Duration::from_secs(60),
+            trusted: HashSet::new(),
+        }
+    }
+}
+
+/// A validated client as cached: the metadata and when it was fetched.
+#[derive(Debug)]
+struct CachedClient {
+    client: Arc<ValidatedClient>,
+    fetched_at: SystemTime,
+}
+
+/// A client ready for the flows: validated metadata, its keys when it is
+/// confidential, and what may be shown of it.
+#[derive(Debug, Clone)]
+pub struct ResolvedClient {
+    /// The validated metadata.
+    pub client: Arc<ValidatedClient>,
+    /// When the metadata document was fetched (built, for loopback clients),
+    /// so a later check can re-fetch a confidential client's keys when stale
+    /// (SPEC §3, "Confidential clients").
+    pub fetched_at: SystemTime,
+    /// The key set fetched from `jwks_uri`, for confidential clients that
+    /// publish one (inline `jwks` stay in `client.jwks`).
+    pub remote_jwks: Option<Arc<ClientJwks>>,
+    trusted: bool,
+}
+
+impl ResolvedClient {
+    /// The client's identifier.
+    pub fn client_id(&self) -> &ClientId {
+        &self.client.client_id
+    }
+
+    /// Whether the operator trusts this client (its name and logo may be shown).
+    pub fn is_trusted(&self) -> bool {
+        self.trusted
+    }
+
+    /// Whether this is the loopback development client.
+    pub fn is_loopback(&self) -> bool {
+        self.client.client_id.is_loopback()
+    }
+
+    /// What the user is shown as the client's name (SPEC §3, "Display"):
+    /// the `client_name` of a trusted client, "an application on this
+    /// device" for a loopback client, the `client_id` URL otherwise.
+    pub fn display_name(&self) -> String {
+        if self.is_loopback() {
+            return LOOPBACK_DISPLAY_NAME.to_string();
+        }
+        match (&self.client.metadata.client_name, self.trusted) {
+            (Some(name), true) if !name.trim().is_empty() => name.clone(),
+            _ => self.client.client_id.as_str().to_string(),
+        }
+    }
+
+    /// The logo to show: only a trusted client's `logo_uri`.
+    pub fn display_logo(&self) -> Option<&str> {
+        if self.trusted && !self.is_loopback() {
+            self.client.metadata.logo_uri.as_deref()
+        } else {
+            None
+        }
+    }
+
+    /// The client's usable keys: the inline `jwks` or the set fetched from
+    /// `jwks_uri`; `None` for a public client.
+    pub fn keys(&self) -> Option<&ClientJwks> {
+        self.client.jwks.as_ref().or(self.remote_jwks.as_deref())
+    }
+}
+
+/// Resolves `client_id`s through the cache and the fetcher.
+pub struct ClientResolver {
+    metadata: JsonCache<CachedClient>,
+    jwks: JsonCache<ClientJwks>,
+    /// `jwks_uri`s force-refetched within the last `jwks_refresh_interval`.
+    recent_refreshes: moka::future::Cache<String, ()>,
+    trusted: HashSet<String>,
+}
+
+impl std::fmt::Debug for ClientResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientResolver")
+            .field("metadata", &self.metadata)
+            .field("jwks", &self.jwks)
+            .field("trusted", &self.trusted.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientResolver {
+    /// A resolver fetching through `fetcher` (the shared [`crate::fetch::SafeFetcher`]
+    /// in production, a fake in tests).
+    pub fn new(fetcher: Arc<dyn Fetch>, config: ClientResolverConfig) -> ClientResolver {
+        ClientResolver {
+            metadata: JsonCache::new(fetcher.clone(), Accept::JSON, config.metadata_cache),
+            jwks: JsonCache::new(fetcher, Accept::JWK_SET, config.jwks_cache),
+            recent_refreshes: moka::future::Cache::builder()
+                .max_capacity(config.jwks_cache.max_entries)
+                .time_to_live(config.jwks_refresh_interval)
+                .build(),
+            trusted: config.trusted,
+        }
+    }
+
+    /// Resolve a `client_id`: parse it (core's rules), then build the
+    /// loopback client locally or fetch, validate and cache a discoverable
+    /// one, with its `jwks_uri` keys. Every failure is `invalid_client`
+    /// (400) naming what failed (SPEC §0).
+    pub async fn resolve(&self, client_id: &str) -> Result<Arc<ResolvedClient>, OAuthError> {
+        let id = ClientId::parse(client_id).map_err(|e| e.to_endpoint_error())?;
+        match id {
+            ClientId::Loopback { .. } => self.resolve_loopback(id),
+            ClientId::Discoverable(_) => self.resolve_discoverable(id).await,
+        }
+    }
+
+    /// atproto OAuth spec, "Localhost Client Development": the server builds
+    /// the metadata itself; nothing is fetched.
+    fn resolve_loopback(&self, id: ClientId) -> Result<Arc<ResolvedClient>, OAuthError> {
+        let doc = id.loopback_metadata().ok_or_else(|| {
+            OAuthError::server_error("loopback client_id without loopback metadata")
+        })?;
+        let client = validate_metadata(&id, doc).map_err(|e| e.to_endpoint_error())?;
+        Ok(Arc::new(ResolvedClient {
+            client: Arc::new(client),
+            fetched_at: SystemTime::now(),
+            remote_jwks: None,
+            trusted: false,
+        }))
+    }
+
+    /// SPEC §3: fetch the document at the `client_id` URL (through the
+    /// cache), validate it inside the cached getter, then the keys.
+    async fn resolve_discoverable(&self, id: ClientId) -> Result<Arc<ResolvedClient>, OAuthError> {
+        let url = id
+            .url()
+            .cloned()
+            .ok_or_else(|| OAuthError::server_error("discoverable client_id without a URL"))?;
+        let cached = self
+            .metadata
+            .get_or_fetch(&url, move |body| validate_document(&id, body))
+            .await
+            .map_err(|e| cache_error("client metadata document", &url, e))?;
+        let remote_jwks = match cached.client.jwks_uri.as_ref() {
+            Some(jwks_uri) if cached.client.is_confidential() => {
+                Some(self.fetch_jwks(jwks_uri).await?)
+            }
+            _ => None,
+        };
+        let trusted = self.trusted.contains(cached.client.client_id.as_str());
+        Ok(Arc::new(ResolvedClient {
+            client: cached.client.clone(),
+            fetched_at: cached.fetched_at,
+            remote_jwks,
+            trusted,
+        }))
+    }
+
+    async fn fetch_jwks(&self, jwks_uri: &Url) -> Result<Arc<ClientJwks>, OAuthError> {
+        self.jwks
+            .get_or_fetch(jwks_uri, validate_jwks)
+            .await
+            .map_err(|e| cache_error("jwks_uri key set", jwks_uri, e))
+    }
+
+    /// Re-fetch a confidential client's `jwks_uri` now (an assertion named a
+    /// `kid` the cached set lacks: the client may have rotated its keys).
+    /// At most once per `jwks_refresh_interval` per `jwks_uri`; returns
+    /// `Ok(None)` when the client has no `jwks_uri` or it was refreshed too
+    /// recently, and the client with the fresh keys otherwise.
+    pub async fn refresh_keys(
+        &self,
+        client: &ResolvedClient,
+    ) -> Result<Option<Arc<ResolvedClient>>, OAuthError> {
+        let Some(jwks_uri) = client
+            .client
+            .jwks_uri
+            .as_ref()
+            .filter(|_| client.client.is_confidential())
+        else {
+            return Ok(None);
+        };
+        let entry = self
+            .recent_refreshes
+            .entry(jwks_uri.as_str().to_string())
+            .or_insert(())
+            .await;
+        if !entry.is_fresh() {
+            tracing::debug!(jwks_uri = %jwks_uri, "jwks_uri refetch skipped: refreshed recently");
+            return Ok(None);
+        }
+        self.jwks.invalidate(jwks_uri).await;
+        let keys = self.fetch_jwks(jwks_uri).await?;
+        Ok(Some(Arc::new(ResolvedClient {
+            remote_jwks: Some(keys),
+            ..client.clone()
+        })))
+    }
+
+    /// Drop a client's cached metadata so the next resolution fetches it.
+    pub async fn invalidate(&self, client_id: &ClientId) {
+        if let Some(url) = client_id.url() {
+            self.metadata.invalidate(url).await;
+        }
+    }
+}
+
+/// The cached getter's validator: parse and run every metadata rule.
+fn validate_document(id: &ClientId, body: &[u8]) -> Result<CachedClient, ClientError> {
+    let doc = ClientMetadata::from_json(body)?;
+    let client = validate_metadata(id, doc)?;
+    Ok(CachedClient {
+        client: Arc::new(client),
+        fetched_at: SystemTime::now(),
+    })
+}
+
+fn validate_jwks(body: &[u8]) -> Result<ClientJwks, ClientError> {
+    // A body that is not JSON is handed to the shape rule as `null`, so the
+    // error names the JWK Set rule rather than a parser detail.
+    let value: serde_json::Value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+    ClientJwks::from_json(&value, "jwks_uri")
+}
+
+/// SPEC §0: a client that cannot be resolved or whose metadata is invalid
+/// is `invalid_client`, 400. The description says what failed; fetch errors
+/// never carry addresses.
+fn cache_error(what: &str, url: &Url, e: CacheError<ClientError>) -> OAuthError {
+    match e {
+        CacheError::Fetch(fe) => {
+            let description = format!("the {what} could not be fetched from {url}: {fe}");
+            let detail = match fe {
+                FetchError::Client(_) => "outbound HTTP client unusable",
+                _ => "fetch failed",
+            };
+            OAuthError::unknown_client(description).with_detail(detail)
+        }
+        CacheError::Invalid(ce) => ce.to_endpoint_error(),
+    }
+}

@@ -1,0 +1,232 @@
+//! `POST /oauth/par`, `POST /oauth/token`, `POST /oauth/revoke`: extract,
+//! call core in order, map the error. Every answer carries a fresh
+//! `DPoP-Nonce` (SPEC §7).
+
+use std::sync::Arc;
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use atauth_core::client::auth::{authenticate_client, ClientCredentials};
+use atauth_core::consts::PAR_LIFETIME_SECS;
+use atauth_core::dpop::{check_dpop_jkt, verify_proof, ProofInput, VerifiedProof};
+use atauth_core::form::FormParams;
+use atauth_core::ids::RequestId;
+use atauth_core::store::{AuthorizationRequest, RequestStore};
+use atauth_core::token::code_grant::{CodeGrantInput, Caller};
+use atauth_core::token::{dpop_key_differs_from_client_key, refresh_grant, revoke, TokenBundle};
+use atauth_core::{par, OAuthError};
+use base64::Engine;
+
+use super::form_body::{dpop_headers, read_form};
+use crate::clients::ResolvedClient;
+use crate::error::json_error_response;
+use crate::state::AppState;
+
+/// Add `DPoP-Nonce` unless the error already carries one.
+fn respond(state: &AppState, now: i64, result: Result<HttpResponse, OAuthError>) -> HttpResponse {
+    match result {
+        Ok(mut resp) => {
+            if let Ok(v) = state.nonces.issue(now).parse() {
+                resp.headers_mut().insert(actix_web::http::header::HeaderName::from_static("dpop-nonce"), v);
+            }
+            resp
+        }
+        Err(mut e) => {
+            log_refusal(&e);
+            if !e.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("dpop-nonce")) {
+                e = e.with_header("DPoP-Nonce", state.nonces.issue(now));
+            }
+            json_error_response(&e)
+        }
+    }
+}
+
+fn log_refusal(e: &OAuthError) {
+    if e.status >= 500 {
+        tracing::error!(error = %e.error, detail = e.detail.as_deref().unwrap_or(""), "request failed");
+    } else {
+        tracing::info!(error = %e.error, description = e.error_description.as_deref().unwrap_or(""), detail = e.detail.as_deref().unwrap_or(""), "request refused");
+    }
+}
+
+/// The `client_id` of a request: the parameter, or for `private_key_jwt`
+/// clients that omit it (RFC 7523 §3 allows that) the assertion's `iss`,
+/// which authentication then verifies.
+fn client_id_of(p: &FormParams) -> Result<String, OAuthError> {
+    if let Some(id) = p.get("client_id") {
+        return Ok(id.to_string());
+    }
+    let iss = p.get("client_assertion").and_then(|a| {
+        let payload = a.split('.').nth(1)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        v.get("iss")?.as_str().map(str::to_string)
+    });
+    iss.ok_or_else(|| OAuthError::invalid_request("missing client_id (RFC 6749 §2.2)"))
+}
+
+struct Prepared {
+    params: FormParams,
+    client: Arc<ResolvedClient>,
+    dpop_headers: Vec<String>,
+    url: String,
+    method: String,
+}
+
+async fn prepare(state: &AppState, req: &HttpRequest, payload: web::Payload) -> Result<Prepared, OAuthError> {
+    let params = read_form(req, payload).await?;
+    let client_id = client_id_of(&params)?;
+    let client = state.clients.resolve(&client_id).await?;
+    Ok(Prepared {
+        params,
+        client,
+        dpop_headers: dpop_headers(req),
+        // RFC 9449 §4.3 (9): compare with the URL clients were told about
+        // (the issuer's origin), never with the Host header.
+        url: state.settings.issuer.endpoint(req.path()),
+        method: req.method().as_str().to_string(),
+    })
+}
+
+fn proof(state: &AppState, p: &Prepared, now: i64, required: bool) -> Result<Option<VerifiedProof>, OAuthError> {
+    if p.dpop_headers.is_empty() && !required {
+        return Ok(None);
+    }
+    let headers: Vec<&str> = p.dpop_headers.iter().map(String::as_str).collect();
+    let input = ProofInput { dpop_headers: &headers, method: &p.method, url: &p.url, access_token: None };
+    verify_proof(&input, now, &state.nonces, &state.store, &state.dpop_policy).map(Some)
+}
+
+fn credentials(p: &FormParams) -> ClientCredentials<'_> {
+    ClientCredentials { client_assertion_type: p.get("client_assertion_type"), client_assertion: p.get("client_assertion") }
+}
+
+/// `POST /oauth/par` (RFC 9126).
+pub async fn par(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let now = state.now();
+    let prepared = match prepare(&state, &req, payload).await {
+        Ok(p) => p,
+        Err(e) => return respond(&state, now, Err(e)),
+    };
+    let st = state.clone().into_inner();
+    let result = web::block(move || -> Result<String, OAuthError> {
+        let p = &prepared;
+        let proof = proof(&st, p, now, false)?;
+        let jkt = check_dpop_jkt(p.params.get("dpop_jkt"), proof.as_ref())?;
+        let auth = authenticate_client(&p.client.client, p.client.keys(), credentials(&p.params), st.settings.issuer.as_str(), now, &st.settings.assertion, &st.store)?;
+        if let Some(j) = &jkt {
+            dpop_key_differs_from_client_key(&auth, j)?;
+        }
+        let params = par::validate(&p.params, &p.client.client, jkt)?;
+        par::challenge_unused(&st.store, &params.code_challenge, now)?;
+        let id = RequestId::generate();
+        let request = AuthorizationRequest {
+            id: id.as_str().to_string(),
+            client_id: p.client.client_id().as_str().to_string(),
+            client_auth: auth,
+            params,
+            created_at: now,
+            expires_at: now + PAR_LIFETIME_SECS,
+            device_id: None,
+            sub: None,
+            code_hash: None,
+            consumed_at: None,
+        };
+        st.store.create_request(&request).map_err(|e| OAuthError::server_error(format!("store: {e}")))?;
+        tracing::info!(client_id = %request.client_id, "pushed authorization request stored");
+        Ok(id.request_uri())
+    })
+    .await
+    .unwrap_or_else(|e| Err(OAuthError::server_error(format!("blocking task: {e}"))));
+    let result = result.map(|request_uri| {
+        HttpResponse::build(StatusCode::CREATED)
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .insert_header((CONTENT_TYPE, "application/json"))
+            .body(serde_json::json!({ "request_uri": request_uri, "expires_in": PAR_LIFETIME_SECS }).to_string())
+    });
+    respond(&state, now, result)
+}
+
+/// RFC 6749 §5.2 `unauthorized_client`: the client did not declare this grant.
+fn grant_declared(client: &ResolvedClient, grant: &str) -> Result<(), OAuthError> {
+    if client.client.allows_grant(grant) {
+        Ok(())
+    } else {
+        Err(OAuthError::new(
+            atauth_core::ErrorCode::UnauthorizedClient,
+            format!("the client's metadata does not list the \"{grant}\" grant type"),
+        ))
+    }
+}
+
+/// `POST /oauth/token` (RFC 6749 §3.2).
+pub async fn token(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let now = state.now();
+    let prepared = match prepare(&state, &req, payload).await {
+        Ok(p) => p,
+        Err(e) => return respond(&state, now, Err(e)),
+    };
+    let st = state.clone().into_inner();
+    let result = web::block(move || -> Result<TokenBundle, OAuthError> {
+        let p = &prepared;
+        let grant = p.params.require("grant_type", "RFC 6749 §4.1.3")?.to_string();
+        if grant != "authorization_code" && grant != "refresh_token" {
+            return Err(OAuthError::unsupported_grant_type(format!("grant_type {grant:?} is not supported (authorization_code, refresh_token)")));
+        }
+        // Every token request carries a DPoP proof (atproto profile).
+        let proof = proof(&st, p, now, true)?.ok_or_else(|| OAuthError::invalid_dpop_proof("a DPoP proof is required"))?;
+        let auth = authenticate_client(&p.client.client, p.client.keys(), credentials(&p.params), st.settings.issuer.as_str(), now, &st.settings.assertion, &st.store)?;
+        dpop_key_differs_from_client_key(&auth, &proof.jkt)?;
+        grant_declared(&p.client, &grant)?;
+        let caller = Caller { client: &p.client.client, auth: &auth, dpop_jkt: &proof.jkt };
+        let keyset = st.keyset();
+        let audience = st.settings.resource.as_str();
+        let bundle = if grant == "authorization_code" {
+            let input = CodeGrantInput { code: p.params.get("code"), redirect_uri: p.params.get("redirect_uri"), code_verifier: p.params.get("code_verifier") };
+            atauth_core::token::code_grant::exchange(&st.store, &keyset, &st.settings.token, &caller, &input, audience, now)?
+        } else {
+            refresh_grant::refresh(&st.store, &keyset, &st.settings.token, &caller, p.params.get("refresh_token"), p.client.keys(), audience, now)?
+        };
+        tracing::info!(client_id = %p.client.client_id(), grant = %grant, session = %bundle.session_id, "tokens issued");
+        Ok(bundle)
+    })
+    .await
+    .unwrap_or_else(|e| Err(OAuthError::server_error(format!("blocking task: {e}"))));
+    let result = result.map(|bundle| {
+        HttpResponse::Ok()
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .insert_header((PRAGMA, "no-cache"))
+            .insert_header((CONTENT_TYPE, "application/json"))
+            .body(serde_json::to_string(&bundle.response).unwrap_or_default())
+    });
+    respond(&state, now, result)
+}
+
+/// `POST /oauth/revoke` (RFC 7009): 200 `{}` for every well-formed,
+/// authenticated request, known token or not.
+pub async fn revoke(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let now = state.now();
+    let prepared = match prepare(&state, &req, payload).await {
+        Ok(p) => p,
+        Err(e) => return respond(&state, now, Err(e)),
+    };
+    let st = state.clone().into_inner();
+    let result = web::block(move || -> Result<(), OAuthError> {
+        let p = &prepared;
+        let proof = proof(&st, p, now, true)?.ok_or_else(|| OAuthError::invalid_dpop_proof("a DPoP proof is required"))?;
+        let auth = authenticate_client(&p.client.client, p.client.keys(), credentials(&p.params), st.settings.issuer.as_str(), now, &st.settings.assertion, &st.store)?;
+        dpop_key_differs_from_client_key(&auth, &proof.jkt)?;
+        let outcome = revoke::revoke(&st.store, &st.keyset(), p.client.client_id().as_str(), p.params.get("token"))?;
+        if let revoke::Revocation::Session(id) = outcome {
+            tracing::info!(client_id = %p.client.client_id(), session = %id, "session revoked by the client");
+        }
+        Ok(())
+    })
+    .await
+    .unwrap_or_else(|e| Err(OAuthError::server_error(format!("blocking task: {e}"))));
+    let result = result.map(|()| {
+        HttpResponse::Ok().insert_header((CACHE_CONTROL, "no-store")).insert_header((CONTENT_TYPE, "application/json")).body("{}")
+    });
+    respond(&state, now, result)
+}

@@ -1,0 +1,13 @@
+DROP INDEX replay_expires_at;
+DROP TABLE replay;
+DROP TABLE authorized_clients;
+DROP INDEX device_accounts_did;
+DROP TABLE device_accounts;
+DROP TABLE devices;
+DROP INDEX oauth_sessions_expires_at;
+DROP INDEX oauth_sessions_did_client_id;
+DROP INDEX oauth_sessions_previous_refresh_hash;
+DROP INDEX oauth_sessions_request_id;
+DROP TABLE oauth_sessions;
+DROP INDEX authorization_requests_expires_at;
+DROP TABLE authorization_requests;
