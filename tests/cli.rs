@@ -352,3 +352,62 @@ fn corrupt_key_store_stops_the_server() {
     let listed = env.run(&["keys", "list"], None);
     assert!(!listed.status.success());
 }
+
+#[test]
+fn client_check_accepts_loopback_client() {
+    let env = TestEnv::new();
+    let out = env.run(
+        &[
+            "client",
+            "check",
+            "http://localhost?scope=atproto+transition%3Ageneric",
+        ],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", stderr(&out));
+    assert!(stdout.contains("ACCEPTED"), "{stdout}");
+}
+
+#[test]
+fn client_check_names_the_mismatched_client_id_rule() {
+    let env = TestEnv::new();
+    let doc = env.data_dir().join("client-metadata.json");
+    std::fs::write(
+        &doc,
+        serde_json::json!({
+            "client_id": "https://other.example.com/client-metadata.json",
+            "application_type": "web",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "redirect_uris": ["https://app.example.com/callback"],
+            "scope": "atproto",
+            "token_endpoint_auth_method": "none",
+            "dpop_bound_access_tokens": true
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = env.run(
+        &[
+            "client",
+            "check",
+            "https://app.example.com/client-metadata.json",
+            "--document",
+            doc.to_str().unwrap(),
+            "--json",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["accepted"], false);
+    let failed: Vec<&str> = report["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["passed"] == false)
+        .map(|o| o["rule_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, vec!["client_id.match"], "{report:#}");
+}

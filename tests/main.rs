@@ -11,7 +11,8 @@ mod support;
 
 mod cli;
 mod dev_identity;
-mod dpop;
 mod documents;
+mod dpop;
+mod interop;
 mod par;
 mod token;

@@ -107,8 +107,14 @@ pub struct DpopSection {
 
 impl std::fmt::Debug for DpopSection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shown = if self.nonce_secret.is_empty() { "" } else { "<redacted>" };
-        f.debug_struct("DpopSection").field("nonce_secret", &shown).finish()
+        let shown = if self.nonce_secret.is_empty() {
+            ""
+        } else {
+            "<redacted>"
+        };
+        f.debug_struct("DpopSection")
+            .field("nonce_secret", &shown)
+            .finish()
     }
 }
 
@@ -460,18 +466,44 @@ impl RawConfig {
         use atauth_core::consts::*;
         let bounded = |key: &str, v: i64, max: i64| -> Result<(), ConfigError> {
             if v < 1 || v > max {
-                Err(cfg_err(key, format!("must be between 1 and {max} seconds (atproto OAuth limits)")))
+                Err(cfg_err(
+                    key,
+                    format!("must be between 1 and {max} seconds (atproto OAuth limits)"),
+                ))
             } else {
                 Ok(())
             }
         };
-        bounded("tokens.access_token_lifetime_secs", t.access_token_lifetime_secs, ACCESS_TOKEN_LIFETIME_MAX_SECS)?;
-        bounded("tokens.public_session_lifetime_secs", t.public_session_lifetime_secs, PUBLIC_SESSION_LIFETIME_SECS)?;
-        bounded("tokens.public_refresh_lifetime_secs", t.public_refresh_lifetime_secs, PUBLIC_REFRESH_LIFETIME_SECS)?;
-        bounded("tokens.confidential_session_lifetime_secs", t.confidential_session_lifetime_secs, 100 * 365 * 24 * 3600)?;
-        bounded("tokens.confidential_refresh_lifetime_secs", t.confidential_refresh_lifetime_secs, CONFIDENTIAL_REFRESH_LIFETIME_SECS)?;
+        bounded(
+            "tokens.access_token_lifetime_secs",
+            t.access_token_lifetime_secs,
+            ACCESS_TOKEN_LIFETIME_MAX_SECS,
+        )?;
+        bounded(
+            "tokens.public_session_lifetime_secs",
+            t.public_session_lifetime_secs,
+            PUBLIC_SESSION_LIFETIME_SECS,
+        )?;
+        bounded(
+            "tokens.public_refresh_lifetime_secs",
+            t.public_refresh_lifetime_secs,
+            PUBLIC_REFRESH_LIFETIME_SECS,
+        )?;
+        bounded(
+            "tokens.confidential_session_lifetime_secs",
+            t.confidential_session_lifetime_secs,
+            100 * 365 * 24 * 3600,
+        )?;
+        bounded(
+            "tokens.confidential_refresh_lifetime_secs",
+            t.confidential_refresh_lifetime_secs,
+            CONFIDENTIAL_REFRESH_LIFETIME_SECS,
+        )?;
         if !(0..=300).contains(&t.refresh_retry_grace_secs) {
-            return Err(cfg_err("tokens.refresh_retry_grace_secs", "must be between 0 and 300"));
+            return Err(cfg_err(
+                "tokens.refresh_retry_grace_secs",
+                "must be between 0 and 300",
+            ));
         }
         let nonce_secret = match self.dpop.nonce_secret.trim() {
             "" => None,
@@ -660,18 +692,30 @@ mod tests {
 
     #[test]
     fn rejects_access_token_lifetime_over_30_minutes() {
-        let f = write("issuer = \"https://a.example\"\n[tokens]\naccess_token_lifetime_secs = 1801");
-        let e = load(Some(f.path()), &[], &Overrides::default()).unwrap().validate_for(true).unwrap_err();
+        let f =
+            write("issuer = \"https://a.example\"\n[tokens]\naccess_token_lifetime_secs = 1801");
+        let e = load(Some(f.path()), &[], &Overrides::default())
+            .unwrap()
+            .validate_for(true)
+            .unwrap_err();
         assert_eq!(e.key, "tokens.access_token_lifetime_secs");
     }
 
     #[test]
     fn rejects_malformed_nonce_secret_and_redacts_it() {
         let f = write("issuer = \"https://a.example\"\n[dpop]\nnonce_secret = \"xyz\"");
-        let e = load(Some(f.path()), &[], &Overrides::default()).unwrap().validate_for(true).unwrap_err();
+        let e = load(Some(f.path()), &[], &Overrides::default())
+            .unwrap()
+            .validate_for(true)
+            .unwrap_err();
         assert_eq!(e.key, "dpop.nonce_secret");
         let secret = "ab".repeat(32);
-        let raw = RawConfig { dpop: DpopSection { nonce_secret: secret.clone() }, ..Default::default() };
+        let raw = RawConfig {
+            dpop: DpopSection {
+                nonce_secret: secret.clone(),
+            },
+            ..Default::default()
+        };
         assert!(!format!("{raw:?}").contains(&secret));
     }
 

@@ -54,6 +54,9 @@ enum Command {
     /// Manage the server's signing keys.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// Client tools (check a client's metadata against every rule).
+    #[command(subcommand)]
+    Client(commands::client::ClientCommand),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +66,11 @@ fn main() -> ExitCode {
         Command::Migrate => commands::migrate(&cli.global),
         Command::Account(cmd) => commands::account::run(&cli.global, cmd),
         Command::Keys(cmd) => commands::keys::run(&cli.global, cmd),
+        Command::Client(cmd) => match commands::client::run(&cli.global, cmd) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

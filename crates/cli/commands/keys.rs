@@ -67,7 +67,11 @@ pub fn run(global: &GlobalArgs, cmd: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::Rotate => {
             // The newest key signs; keep creation times strictly increasing
             // so a rotation within the same second still wins.
-            let latest = store.list_signing_keys()?.iter().map(|k| k.created_at).max();
+            let latest = store
+                .list_signing_keys()?
+                .iter()
+                .map(|k| k.created_at)
+                .max();
             let created_at = latest.map_or(now(), |l| now().max(l + 1));
             let key = generate_stored_key(created_at).context("cannot generate a key")?;
             store

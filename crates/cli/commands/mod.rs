@@ -1,6 +1,7 @@
 //! Subcommands.
 
 pub mod account;
+pub mod client;
 pub mod keys;
 pub mod serve;
 

@@ -64,7 +64,8 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
         signing_kid = %keyset.current().kid,
         "starting atauth"
     );
-    let state = AppState::new(settings, store, keyset).context("cannot set up the outbound HTTP client")?;
+    let state =
+        AppState::new(settings, store, keyset).context("cannot set up the outbound HTTP client")?;
     let workers = s.workers;
     actix_web::rt::System::new().block_on(async move {
         spawn_key_reloader(state.clone());
@@ -77,7 +78,11 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Cut the server's settings from the validated configuration.
-fn server_settings(s: &Settings, issuer: Issuer, resource: String) -> anyhow::Result<ServerSettings> {
+fn server_settings(
+    s: &Settings,
+    issuer: Issuer,
+    resource: String,
+) -> anyhow::Result<ServerSettings> {
     let f = &s.fetch;
     let bounds = CacheBounds {
         min_ttl: Duration::from_secs(f.cache_min_secs),
@@ -114,7 +119,10 @@ fn server_settings(s: &Settings, issuer: Issuer, resource: String) -> anyhow::Re
             trusted: s.trusted_clients.iter().cloned().collect(),
             ..ClientResolverConfig::default()
         },
-        identity: IdentityConfig { plc_directory: plc, ..IdentityConfig::default() },
+        identity: IdentityConfig {
+            plc_directory: plc,
+            ..IdentityConfig::default()
+        },
         token,
         assertion: AssertionPolicy::default(),
         nonce_secret: s.nonce_secret,

@@ -402,11 +402,14 @@ fn accepts_confidential_client_with_its_par_key_and_a_long_session() {
     );
 }
 
+/// What runs inside the exchange, on the inner store.
+type Hook<'a> = Box<dyn FnOnce(&MemoryStore) + 'a>;
+
 /// A store that runs `hook` on the inner store just before the first
 /// `create_session`: a second request interleaved inside an exchange.
 struct Interleaved<'a> {
     inner: &'a MemoryStore,
-    hook: std::cell::RefCell<Option<Box<dyn FnOnce(&MemoryStore) + 'a>>>,
+    hook: std::cell::RefCell<Option<Hook<'a>>>,
 }
 
 impl RequestStore for Interleaved<'_> {
