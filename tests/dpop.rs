@@ -22,10 +22,23 @@ async fn ctx() -> Ctx {
     let server = env.serve(&[]);
     let client = TestClient::loopback(&server, "atproto");
     // Learn a nonce the way clients do: the first request is refused.
-    let proof = client.dpop.proof("POST", &format!("{}/oauth/par", server.issuer), None, None);
-    let r = client.post_raw("/oauth/par", &[("client_id", &client.client_id)], &[("DPoP", &proof)]).await;
+    let proof = client
+        .dpop
+        .proof("POST", &format!("{}/oauth/par", server.issuer), None, None);
+    let r = client
+        .post_raw(
+            "/oauth/par",
+            &[("client_id", &client.client_id)],
+            &[("DPoP", &proof)],
+        )
+        .await;
     let nonce = r.header("dpop-nonce").expect("nonce").to_string();
-    Ctx { env, server, client, nonce }
+    Ctx {
+        env,
+        server,
+        client,
+        nonce,
+    }
 }
 
 fn par_form(c: &TestClient) -> Vec<(String, String)> {
@@ -90,7 +103,11 @@ async fn rejects_forged_nonce_with_fresh_nonce() {
     let r = send(&ctx, &[key.sign(&header(key), &c)]).await;
     assert_eq!((r.status, r.error()), (400, "use_dpop_nonce"));
     let fresh = r.header("dpop-nonce").unwrap();
-    assert_ne!(fresh, c["nonce"].as_str().unwrap(), "the answer carries a different nonce, so clients retry");
+    assert_ne!(
+        fresh,
+        c["nonce"].as_str().unwrap(),
+        "the answer carries a different nonce, so clients retry"
+    );
     assert_eq!(ctx.env.count_rows("authorization_requests"), 0);
 }
 
@@ -175,7 +192,12 @@ async fn rejects_hs256() {
     let key = &ctx.client.dpop;
     let h = B64.encode(json!({"typ":"dpop+jwt","alg":"HS256","jwk": key.jwk}).to_string());
     let c = B64.encode(claims(&ctx).to_string());
-    assert_refused(&ctx, &[format!("{h}.{c}.{}", B64.encode([0u8; 32]))], "invalid_dpop_proof").await;
+    assert_refused(
+        &ctx,
+        &[format!("{h}.{c}.{}", B64.encode([0u8; 32]))],
+        "invalid_dpop_proof",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -192,5 +214,10 @@ async fn rejects_jwk_carrying_private_key() {
 async fn rejects_proof_signed_by_another_key() {
     let ctx = ctx().await;
     let other = DpopKey::generate();
-    assert_refused(&ctx, &[other.sign(&header(&ctx.client.dpop), &claims(&ctx))], "invalid_dpop_proof").await;
+    assert_refused(
+        &ctx,
+        &[other.sign(&header(&ctx.client.dpop), &claims(&ctx))],
+        "invalid_dpop_proof",
+    )
+    .await;
 }

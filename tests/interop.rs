@@ -1,6 +1,6 @@
 //! Real clients against the real binary (issue: real clients in CI).
 //!
-//! Runs only with `ATAUTH_INTEROP=1` (`.ci/run` sets it after installing
+//! Runs only with `ATAUTH_TEST_INTEROP=1` (`.ci/run` sets it after installing
 //! Chromium, Node 22 and the locked npm packages in tests/interop):
 //! otherwise each test prints that it was skipped.
 
@@ -9,10 +9,10 @@ use std::process::Command;
 use crate::support::TestEnv;
 
 fn enabled(name: &str) -> bool {
-    if std::env::var("ATAUTH_INTEROP").as_deref() == Ok("1") {
+    if std::env::var("ATAUTH_TEST_INTEROP").as_deref() == Ok("1") {
         return true;
     }
-    eprintln!("SKIPPED {name}: set ATAUTH_INTEROP=1 (bash .ci/run does) to run the real-client interop tests");
+    eprintln!("SKIPPED {name}: set ATAUTH_TEST_INTEROP=1 (bash .ci/run does) to run the real-client interop tests");
     false
 }
 

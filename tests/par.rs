@@ -13,9 +13,20 @@ async fn refused(extra: &[(&str, &str)], code: &str) {
     let (r, _) = c.par(extra).await;
     assert_eq!(r.error(), code, "{extra:?}: {:?}", r.json);
     assert_eq!(r.status, 400, "{extra:?}");
-    assert!(r.header("dpop-nonce").is_some(), "every answer carries a nonce");
-    assert_eq!(r.header("access-control-allow-origin"), Some("*"), "CORS on errors");
-    assert_eq!(env.count_rows("authorization_requests"), 0, "{extra:?}: nothing stored");
+    assert!(
+        r.header("dpop-nonce").is_some(),
+        "every answer carries a nonce"
+    );
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("*"),
+        "CORS on errors"
+    );
+    assert_eq!(
+        env.count_rows("authorization_requests"),
+        0,
+        "{extra:?}: nothing stored"
+    );
 }
 
 #[tokio::test]
@@ -25,7 +36,10 @@ async fn accepts_valid_request() {
     let c = TestClient::loopback(&s, SCOPE);
     let (r, _) = c.par(&[]).await;
     assert_eq!(r.status, 201, "{:?}", r.json);
-    assert!(r.json["request_uri"].as_str().unwrap().starts_with("urn:ietf:params:oauth:request_uri:req-"));
+    assert!(r.json["request_uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("urn:ietf:params:oauth:request_uri:req-"));
     assert_eq!(r.json["expires_in"], 300);
     assert_eq!(r.header("cache-control"), Some("no-store"));
     assert!(r.header("dpop-nonce").is_some());
@@ -37,12 +51,23 @@ async fn first_proof_without_nonce_gets_use_dpop_nonce() {
     let env = TestEnv::new();
     let s = env.serve(&[]);
     let c = TestClient::loopback(&s, SCOPE);
-    let proof = c.dpop.proof("POST", &format!("{}/oauth/par", s.issuer), None, None);
-    let r = c.post_raw("/oauth/par", &[("client_id", &c.client_id)], &[("DPoP", &proof)]).await;
+    let proof = c
+        .dpop
+        .proof("POST", &format!("{}/oauth/par", s.issuer), None, None);
+    let r = c
+        .post_raw(
+            "/oauth/par",
+            &[("client_id", &c.client_id)],
+            &[("DPoP", &proof)],
+        )
+        .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.error(), "use_dpop_nonce");
     assert!(r.header("dpop-nonce").is_some_and(|n| n.len() >= 22));
-    let expose = r.header("access-control-expose-headers").unwrap().to_ascii_lowercase();
+    let expose = r
+        .header("access-control-expose-headers")
+        .unwrap()
+        .to_ascii_lowercase();
     assert!(expose.contains("dpop-nonce"));
 }
 
@@ -60,7 +85,11 @@ async fn rejects_missing_redirect_uri() {
 }
 #[tokio::test]
 async fn rejects_unregistered_redirect_uri() {
-    refused(&[("redirect_uri", "https://evil.example/cb")], "invalid_request").await;
+    refused(
+        &[("redirect_uri", "https://evil.example/cb")],
+        "invalid_request",
+    )
+    .await;
 }
 #[tokio::test]
 async fn rejects_missing_scope() {
@@ -104,7 +133,11 @@ async fn rejects_bad_login_hint() {
 }
 #[tokio::test]
 async fn rejects_request_uri_in_par_body() {
-    refused(&[("request_uri", "urn:ietf:params:oauth:request_uri:x")], "invalid_request").await;
+    refused(
+        &[("request_uri", "urn:ietf:params:oauth:request_uri:x")],
+        "invalid_request",
+    )
+    .await;
 }
 #[tokio::test]
 async fn rejects_unknown_prompt() {
@@ -123,14 +156,20 @@ async fn rejects_repeated_parameter() {
     let r = http()
         .post(s.url("/oauth/par"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("client_id={}&scope=atproto&scope=atproto", crate::support::client::urlencode(&c.client_id)))
+        .body(format!(
+            "client_id={}&scope=atproto&scope=atproto",
+            crate::support::client::urlencode(&c.client_id)
+        ))
         .send()
         .await
         .unwrap();
     let r = crate::support::client::read(r).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.error(), "invalid_request");
-    assert!(r.json["error_description"].as_str().unwrap().contains("repeated"));
+    assert!(r.json["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("repeated"));
     assert_eq!(env.count_rows("authorization_requests"), 0);
 }
 
@@ -138,7 +177,13 @@ async fn rejects_repeated_parameter() {
 async fn rejects_json_body() {
     let env = TestEnv::new();
     let s = env.serve(&[]);
-    let r = http().post(s.url("/oauth/par")).header("content-type", "application/json").body("{}").send().await.unwrap();
+    let r = http()
+        .post(s.url("/oauth/par"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     let r = crate::support::client::read(r).await;
     assert_eq!((r.status, r.error()), (400, "invalid_request"));
 }
@@ -202,8 +247,16 @@ async fn rejects_unresolvable_client() {
     let env = TestEnv::new();
     let s = env.serve(&[]);
     let c = TestClient::loopback(&s, SCOPE);
-    let proof = c.dpop.proof("POST", &format!("{}/oauth/par", s.issuer), None, None);
-    let r = c.post_raw("/oauth/par", &[("client_id", "https://client.invalid/metadata.json")], &[("DPoP", &proof)]).await;
+    let proof = c
+        .dpop
+        .proof("POST", &format!("{}/oauth/par", s.issuer), None, None);
+    let r = c
+        .post_raw(
+            "/oauth/par",
+            &[("client_id", "https://client.invalid/metadata.json")],
+            &[("DPoP", &proof)],
+        )
+        .await;
     assert_eq!((r.status, r.error()), (400, "invalid_client"));
 }
 

@@ -25,7 +25,12 @@ async fn flow(env_vars: &[(&str, &str)]) -> Flow {
     let did = env.create_account("alice.test", "correct horse battery");
     let server = env.serve(env_vars);
     let client = TestClient::loopback(&server, SCOPE);
-    Flow { env, server, client, did }
+    Flow {
+        env,
+        server,
+        client,
+        did,
+    }
 }
 
 /// PAR, then approve it in the store as the pages would. Returns the code
@@ -36,7 +41,11 @@ async fn authorized_code(f: &Flow) -> (String, String) {
     let id = RequestId::from_request_uri(r.json["request_uri"].as_str().unwrap()).unwrap();
     let code = Code::generate();
     let did = atauth_core::identity::Did::parse(&f.did).unwrap();
-    assert!(f.env.store().issue_code(id.as_str(), &did, &code.hash(), now() + 300).unwrap());
+    assert!(f
+        .env
+        .store()
+        .issue_code(id.as_str(), &did, &code.hash(), now() + 300)
+        .unwrap());
     (code.as_str().to_string(), verifier)
 }
 
@@ -44,14 +53,28 @@ async fn exchange(f: &Flow, code: &str, verifier: &str) -> Reply {
     f.client
         .post_dpop(
             "/oauth/token",
-            &[("grant_type", "authorization_code"), ("client_id", &f.client.client_id), ("code", code), ("redirect_uri", REDIRECT_URI), ("code_verifier", verifier)],
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &f.client.client_id),
+                ("code", code),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", verifier),
+            ],
         )
         .await
 }
 
 async fn refresh_with(f: &Flow, key: &DpopKey, token: &str) -> Reply {
     f.client
-        .post_dpop_with(key, "/oauth/token", &[("grant_type", "refresh_token"), ("client_id", &f.client.client_id), ("refresh_token", token)])
+        .post_dpop_with(
+            key,
+            "/oauth/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", &f.client.client_id),
+                ("refresh_token", token),
+            ],
+        )
         .await
 }
 
@@ -69,13 +92,19 @@ async fn code_exchange_issues_dpop_bound_tokens() {
     assert_eq!(r.json["token_type"], "DPoP");
     assert_eq!(r.json["scope"], SCOPE);
     assert_eq!(r.json["sub"], f.did.as_str());
-    assert!(r.json["expires_in"].as_i64().unwrap() > 0 && r.json["expires_in"].as_i64().unwrap() <= 900);
-    assert!(r.json["refresh_token"].as_str().unwrap().starts_with("ref-"));
+    assert!(
+        r.json["expires_in"].as_i64().unwrap() > 0 && r.json["expires_in"].as_i64().unwrap() <= 900
+    );
+    assert!(r.json["refresh_token"]
+        .as_str()
+        .unwrap()
+        .starts_with("ref-"));
     assert_eq!(r.header("cache-control"), Some("no-store"));
     assert_eq!(r.header("pragma"), Some("no-cache"));
     assert!(r.header("dpop-nonce").is_some());
     let at = r.json["access_token"].as_str().unwrap();
-    let header: Value = serde_json::from_slice(&B64.decode(at.split('.').next().unwrap()).unwrap()).unwrap();
+    let header: Value =
+        serde_json::from_slice(&B64.decode(at.split('.').next().unwrap()).unwrap()).unwrap();
     assert_eq!(header["typ"], "at+jwt");
     assert_eq!(header["alg"], "ES256");
     let c = claims(at);
@@ -102,7 +131,15 @@ async fn rejects_missing_verifier() {
     let (code, _) = authorized_code(&f).await;
     let r = f
         .client
-        .post_dpop("/oauth/token", &[("grant_type", "authorization_code"), ("client_id", &f.client.client_id), ("code", &code), ("redirect_uri", REDIRECT_URI)])
+        .post_dpop(
+            "/oauth/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &f.client.client_id),
+                ("code", &code),
+                ("redirect_uri", REDIRECT_URI),
+            ],
+        )
         .await;
     assert_eq!((r.status, r.error()), (400, "invalid_grant"));
     assert_eq!(f.env.count_rows("oauth_sessions"), 0);
@@ -116,7 +153,13 @@ async fn rejects_different_redirect_uri() {
         .client
         .post_dpop(
             "/oauth/token",
-            &[("grant_type", "authorization_code"), ("client_id", &f.client.client_id), ("code", &code), ("redirect_uri", "http://127.0.0.1/other"), ("code_verifier", &verifier)],
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &f.client.client_id),
+                ("code", &code),
+                ("redirect_uri", "http://127.0.0.1/other"),
+                ("code_verifier", &verifier),
+            ],
         )
         .await;
     assert_eq!((r.status, r.error()), (400, "invalid_grant"));
@@ -133,7 +176,13 @@ async fn rejects_dpop_key_other_than_pars() {
         .post_dpop_with(
             &other,
             "/oauth/token",
-            &[("grant_type", "authorization_code"), ("client_id", &f.client.client_id), ("code", &code), ("redirect_uri", REDIRECT_URI), ("code_verifier", &verifier)],
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &f.client.client_id),
+                ("code", &code),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", &verifier),
+            ],
         )
         .await;
     assert_eq!((r.status, r.error()), (400, "invalid_grant"));
@@ -144,12 +193,23 @@ async fn rejects_dpop_key_other_than_pars() {
 async fn rejects_proof_for_another_url() {
     let f = flow(&[]).await;
     let (code, verifier) = authorized_code(&f).await;
-    let proof = f.client.dpop.proof("POST", &format!("{}/oauth/par", f.server.issuer), f.client.nonce().as_deref(), None);
+    let proof = f.client.dpop.proof(
+        "POST",
+        &format!("{}/oauth/par", f.server.issuer),
+        f.client.nonce().as_deref(),
+        None,
+    );
     let r = f
         .client
         .post_raw(
             "/oauth/token",
-            &[("grant_type", "authorization_code"), ("client_id", &f.client.client_id), ("code", &code), ("redirect_uri", REDIRECT_URI), ("code_verifier", &verifier)],
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &f.client.client_id),
+                ("code", &code),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", &verifier),
+            ],
             &[("DPoP", &proof)],
         )
         .await;
@@ -165,7 +225,13 @@ async fn rejects_code_of_another_client() {
     let r = other
         .post_dpop(
             "/oauth/token",
-            &[("grant_type", "authorization_code"), ("client_id", &other.client_id), ("code", &code), ("redirect_uri", REDIRECT_URI), ("code_verifier", &verifier)],
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &other.client_id),
+                ("code", &code),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", &verifier),
+            ],
         )
         .await;
     assert_eq!((r.status, r.error()), (400, "invalid_grant"));
@@ -180,8 +246,17 @@ async fn reused_code_fails_and_revokes_first_tokens() {
     assert_eq!(first.status, 200);
     let again = exchange(&f, &code, &verifier).await;
     assert_eq!((again.status, again.error()), (400, "invalid_grant"));
-    assert_eq!(f.env.count_rows("oauth_sessions"), 0, "the first exchange's session is revoked");
-    let r = refresh_with(&f, &f.client.dpop, first.json["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(
+        f.env.count_rows("oauth_sessions"),
+        0,
+        "the first exchange's session is revoked"
+    );
+    let r = refresh_with(
+        &f,
+        &f.client.dpop,
+        first.json["refresh_token"].as_str().unwrap(),
+    )
+    .await;
     assert_eq!((r.status, r.error()), (400, "invalid_grant"));
 }
 
@@ -190,7 +265,10 @@ async fn concurrent_exchanges_of_one_code_let_one_through() {
     let f = flow(&[]).await;
     let (code, verifier) = authorized_code(&f).await;
     // Get a nonce first so both attempts are otherwise valid.
-    let (a, b) = tokio::join!(exchange(&f, &code, &verifier), exchange(&f, &code, &verifier));
+    let (a, b) = tokio::join!(
+        exchange(&f, &code, &verifier),
+        exchange(&f, &code, &verifier)
+    );
     let ok = [a.status, b.status].iter().filter(|s| **s == 200).count();
     assert_eq!(ok, 1, "{:?} / {:?}", a.json, b.json);
 }
@@ -198,7 +276,16 @@ async fn concurrent_exchanges_of_one_code_let_one_through() {
 #[tokio::test]
 async fn rejects_unsupported_grant_type() {
     let f = flow(&[]).await;
-    let r = f.client.post_dpop("/oauth/token", &[("grant_type", "password"), ("client_id", &f.client.client_id)]).await;
+    let r = f
+        .client
+        .post_dpop(
+            "/oauth/token",
+            &[
+                ("grant_type", "password"),
+                ("client_id", &f.client.client_id),
+            ],
+        )
+        .await;
     assert_eq!((r.status, r.error()), (400, "unsupported_grant_type"));
 }
 
@@ -210,7 +297,13 @@ async fn rejects_token_request_without_proof() {
         .client
         .post_raw(
             "/oauth/token",
-            &[("grant_type", "authorization_code"), ("client_id", &f.client.client_id), ("code", &code), ("redirect_uri", REDIRECT_URI), ("code_verifier", &verifier)],
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &f.client.client_id),
+                ("code", &code),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", &verifier),
+            ],
             &[],
         )
         .await;
@@ -230,7 +323,11 @@ async fn refresh_rotates_and_old_token_reuse_revokes() {
     let reuse = refresh_with(&f, &f.client.dpop, &r1).await;
     assert_eq!((reuse.status, reuse.error()), (400, "invalid_grant"));
     let after = refresh_with(&f, &f.client.dpop, &r2).await;
-    assert_eq!((after.status, after.error()), (400, "invalid_grant"), "reuse revoked the session");
+    assert_eq!(
+        (after.status, after.error()),
+        (400, "invalid_grant"),
+        "reuse revoked the session"
+    );
 }
 
 #[tokio::test]
@@ -242,10 +339,18 @@ async fn refresh_retry_within_grace_keeps_one_chain() {
     let lost = refresh_with(&f, &f.client.dpop, &r1).await; // response "lost"
     assert_eq!(lost.status, 200);
     let retry = refresh_with(&f, &f.client.dpop, &r1).await;
-    assert_eq!(retry.status, 200, "retry within the grace succeeds: {:?}", retry.json);
+    assert_eq!(
+        retry.status, 200,
+        "retry within the grace succeeds: {:?}",
+        retry.json
+    );
     let lost_token = lost.json["refresh_token"].as_str().unwrap();
     let dead = refresh_with(&f, &f.client.dpop, lost_token).await;
-    assert_eq!(dead.error(), "invalid_grant", "the lost response's token is dead");
+    assert_eq!(
+        dead.error(),
+        "invalid_grant",
+        "the lost response's token is dead"
+    );
 }
 
 #[tokio::test]
@@ -253,7 +358,12 @@ async fn refresh_with_another_dpop_key_fails() {
     let f = flow(&[]).await;
     let (code, verifier) = authorized_code(&f).await;
     let t1 = exchange(&f, &code, &verifier).await;
-    let r = refresh_with(&f, &DpopKey::generate(), t1.json["refresh_token"].as_str().unwrap()).await;
+    let r = refresh_with(
+        &f,
+        &DpopKey::generate(),
+        t1.json["refresh_token"].as_str().unwrap(),
+    )
+    .await;
     assert_eq!((r.status, r.error()), (400, "invalid_grant"));
 }
 
@@ -263,11 +373,28 @@ async fn revoke_ends_the_session_and_unknown_token_answers_200() {
     let (code, verifier) = authorized_code(&f).await;
     let t1 = exchange(&f, &code, &verifier).await;
     let at = t1.json["access_token"].as_str().unwrap();
-    let r = f.client.post_dpop("/oauth/revoke", &[("client_id", &f.client.client_id), ("token", at)]).await;
+    let r = f
+        .client
+        .post_dpop(
+            "/oauth/revoke",
+            &[("client_id", &f.client.client_id), ("token", at)],
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.json);
     assert_eq!(r.json, serde_json::json!({}));
-    let refresh = refresh_with(&f, &f.client.dpop, t1.json["refresh_token"].as_str().unwrap()).await;
+    let refresh = refresh_with(
+        &f,
+        &f.client.dpop,
+        t1.json["refresh_token"].as_str().unwrap(),
+    )
+    .await;
     assert_eq!((refresh.status, refresh.error()), (400, "invalid_grant"));
-    let unknown = f.client.post_dpop("/oauth/revoke", &[("client_id", &f.client.client_id), ("token", "ref-unknown")]).await;
+    let unknown = f
+        .client
+        .post_dpop(
+            "/oauth/revoke",
+            &[("client_id", &f.client.client_id), ("token", "ref-unknown")],
+        )
+        .await;
     assert_eq!(unknown.status, 200);
 }

@@ -12,9 +12,6 @@
 
 import assert from 'node:assert/strict'
 import http from 'node:http'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { NodeOAuthClient } from '@atproto/oauth-client-node'
 import { chromium } from 'playwright-core'
 
@@ -46,6 +43,7 @@ const port = server.address().port
 const redirectUri = `http://127.0.0.1:${port}/callback`
 const scope = 'atproto transition:generic'
 
+const locks = new Map()
 const stateMap = new Map()
 const sessionMap = new Map()
 const storeOf = (map) => ({
@@ -67,18 +65,24 @@ const client = new NodeOAuthClient({
   },
   stateStore: storeOf(stateMap),
   sessionStore: storeOf(sessionMap),
+  // One process, so an in-process lock serialises refreshes.
+  requestLock: async (name, fn) => {
+    const prev = locks.get(name) ?? Promise.resolve()
+    const run = prev.then(fn, fn)
+    locks.set(name, run.catch(() => {}))
+    return run
+  },
   allowHttp: true,
   handleResolver: issuer,
-  plcDirectoryUrl: `${issuer}/plc`,
+  plcDirectoryUrl: issuer,
 })
 
-const userDataDir = mkdtempSync(join(tmpdir(), 'atauth-chromium-'))
+// playwright gives every launch a fresh temporary profile.
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
   args: [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    `--user-data-dir=${userDataDir}`,
   ],
 })
 
@@ -92,7 +96,10 @@ try {
   step = 'sign in through the page'
   const page = await browser.newPage()
   await page.goto(authUrl.href)
-  await page.fill('#identifier', handle)
+  // The client sends login_hint, so the page pre-fills and fixes the
+  // account; fill it only when it is editable.
+  if (await page.isEditable('#identifier')) await page.fill('#identifier', handle)
+  else assert.equal(await page.inputValue('#identifier'), handle, 'login_hint pre-fills the account')
   await page.fill('#password', password)
   await page.click('form.sign-in button[type=submit]')
 

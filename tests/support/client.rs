@@ -50,7 +50,10 @@ pub fn pkce() -> (String, String) {
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// A DPoP key with its public JWK and thumbprint.
@@ -86,7 +89,10 @@ impl DpopKey {
         if let Some(a) = ath {
             claims["ath"] = json!(a);
         }
-        self.sign(&json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk}), &claims)
+        self.sign(
+            &json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk}),
+            &claims,
+        )
     }
 }
 
@@ -125,7 +131,12 @@ impl TestClient {
     }
 
     /// POST a form without any DPoP header.
-    pub async fn post_raw(&self, path: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Reply {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut req = http().post(format!("{}{}", self.addr, path)).form(form);
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -141,7 +152,8 @@ impl TestClient {
             let proof = key.proof("POST", &htu, self.nonce().as_deref(), None);
             let reply = self.post_raw(path, form, &[("DPoP", &proof)]).await;
             let fresh = reply.header("dpop-nonce").map(str::to_string);
-            let retry = reply.error() == "use_dpop_nonce" && fresh.is_some() && fresh != self.nonce();
+            let retry =
+                reply.error() == "use_dpop_nonce" && fresh.is_some() && fresh != self.nonce();
             if fresh.is_some() {
                 self.set_nonce(fresh);
             }
@@ -187,7 +199,11 @@ pub async fn read(r: reqwest::Response) -> Reply {
     let headers = r.headers().clone();
     let body = r.bytes().await.unwrap_or_default();
     let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    Reply { status, headers, json }
+    Reply {
+        status,
+        headers,
+        json,
+    }
 }
 
 pub fn urlencode(s: &str) -> String {

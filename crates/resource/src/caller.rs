@@ -129,7 +129,11 @@ fn account_grants(token: &str, attr: &str, action: AccountAction) -> bool {
     if perm.resource != "account" {
         return false;
     }
-    let attrs: Vec<&str> = perm.positional.into_iter().chain(perm.values("attr")).collect();
+    let attrs: Vec<&str> = perm
+        .positional
+        .into_iter()
+        .chain(perm.values("attr"))
+        .collect();
     if attrs.len() != 1 || attrs[0] != attr {
         return false;
     }
@@ -233,7 +237,9 @@ mod tests {
 
     #[test]
     fn rejects_missing_permission_with_insufficient_scope() {
-        let e = caller("atproto").require(&Permission::ReadEmail).unwrap_err();
+        let e = caller("atproto")
+            .require(&Permission::ReadEmail)
+            .unwrap_err();
         assert_eq!(e.error, ErrorCode::InsufficientScope);
         assert_eq!(e.status, 403);
         let challenge = crate::challenge::header(&e, "WWW-Authenticate").unwrap();
@@ -247,7 +253,9 @@ mod tests {
     #[test]
     fn require_scope_accepts_any_of() {
         let c = caller("atproto transition:generic");
-        assert!(c.require_scope(&["transition:email", "transition:generic"]).is_ok());
+        assert!(c
+            .require_scope(&["transition:email", "transition:generic"])
+            .is_ok());
         let e = c.require_scope(&["transition:chat.bsky"]).unwrap_err();
         assert_eq!(e.error, ErrorCode::InsufficientScope);
     }

@@ -34,6 +34,11 @@ impl<S> StoreSessionCheck<S> {
     pub fn new(store: S) -> Self {
         StoreSessionCheck { store }
     }
+
+    /// The store it asks.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
 }
 
 impl<S: SessionStore + Send + Sync> SessionCheck for StoreSessionCheck<S> {

@@ -14,7 +14,7 @@ use atauth_core::token::{AccessTokenClaims, ACCESS_TOKEN_TYP};
 use atauth_core::OAuthError;
 
 use crate::caller::Caller;
-use crate::challenge::{invalid_request, invalid_token, missing_credentials, with_nonce};
+use crate::challenge::{invalid_token, missing_credentials, with_nonce};
 use crate::keys::KeySource;
 use crate::session::SessionCheck;
 
@@ -189,7 +189,13 @@ impl Verifier {
             url: req.url,
             access_token: Some(token),
         };
-        verify_proof(&input, now, &self.nonces, &Replay(&*self.replay), &self.policy)
+        verify_proof(
+            &input,
+            now,
+            &self.nonces,
+            &Replay(&*self.replay),
+            &self.policy,
+        )
     }
 
     /// SPEC §8, stateful mode: the token's session (`sid`) still exists
@@ -212,7 +218,13 @@ impl Verifier {
 struct Replay<'a>(&'a (dyn ReplayStore + Send + Sync));
 
 impl ReplayStore for Replay<'_> {
-    fn check_and_insert(&self, namespace: &str, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
+    fn check_and_insert(
+        &self,
+        namespace: &str,
+        key: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
         self.0.check_and_insert(namespace, key, expires_at, now)
     }
 }
@@ -243,10 +255,14 @@ pub fn dpop_credentials(authorization: Option<&str>) -> Result<&str, OAuthError>
     }
     let token = rest.trim_start_matches(' ');
     if token.is_empty() {
-        return Err(invalid_token("the DPoP authorization carries no access token (RFC 9449 §7.1)"));
+        return Err(invalid_token(
+            "the DPoP authorization carries no access token (RFC 9449 §7.1)",
+        ));
     }
     if token.len() > MAX_JWT_LEN || !is_token68(token) {
-        return Err(invalid_token("the access token is malformed (RFC 9110 §11.2 token68)"));
+        return Err(invalid_token(
+            "the access token is malformed (RFC 9110 §11.2 token68)",
+        ));
     }
     Ok(token)
 }
@@ -256,15 +272,18 @@ pub fn dpop_credentials(authorization: Option<&str>) -> Result<&str, OAuthError>
 fn is_token68(s: &str) -> bool {
     let body = s.trim_end_matches('=');
     !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 /// RFC 9068 §4: "validate the signature of all incoming JWT access tokens
 /// … using the keys published by the authorization server" and refuse a
 /// `typ` other than `at+jwt` (§2.1, §4); ES256 only (atproto profile).
-pub fn token_is_signed_by_issuer(keys: &Arc<dyn KeySource>, token: &str) -> Result<AccessTokenClaims, OAuthError> {
+pub fn token_is_signed_by_issuer(
+    keys: &Arc<dyn KeySource>,
+    token: &str,
+) -> Result<AccessTokenClaims, OAuthError> {
     let keyset = keys.keyset();
     jwt::verify::<AccessTokenClaims>(&keyset, token, ACCESS_TOKEN_TYP)
         .map(|(_, claims)| claims)
@@ -273,8 +292,12 @@ pub fn token_is_signed_by_issuer(keys: &Arc<dyn KeySource>, token: &str) -> Resu
                 JwtError::Malformed(_) => "the access token is not a well-formed JWT (RFC 9068 §4)",
                 JwtError::WrongType => "the access token's typ is not \"at+jwt\" (RFC 9068 §4)",
                 JwtError::UnsupportedAlg => "the access token's alg is not ES256 (RFC 9068 §4)",
-                JwtError::UnknownKey => "the access token is not signed by a key of the issuer (RFC 9068 §4)",
-                JwtError::BadSignature => "the access token's signature does not verify (RFC 9068 §4)",
+                JwtError::UnknownKey => {
+                    "the access token is not signed by a key of the issuer (RFC 9068 §4)"
+                }
+                JwtError::BadSignature => {
+                    "the access token's signature does not verify (RFC 9068 §4)"
+                }
             })
         })
 }
@@ -285,7 +308,9 @@ pub fn issuer_matches(claims: &AccessTokenClaims, issuer: &str) -> Result<(), OA
     if claims.iss == issuer {
         Ok(())
     } else {
-        Err(invalid_token("the access token was issued by another authorization server (RFC 9068 §4 iss)"))
+        Err(invalid_token(
+            "the access token was issued by another authorization server (RFC 9068 §4 iss)",
+        ))
     }
 }
 
@@ -296,7 +321,9 @@ pub fn audience_matches(claims: &AccessTokenClaims, audience: &str) -> Result<()
     if claims.aud == audience {
         Ok(())
     } else {
-        Err(invalid_token("the access token is meant for another resource server (RFC 9068 §4 aud)"))
+        Err(invalid_token(
+            "the access token is meant for another resource server (RFC 9068 §4 aud)",
+        ))
     }
 }
 
@@ -306,7 +333,9 @@ pub fn not_expired(claims: &AccessTokenClaims, now: i64) -> Result<(), OAuthErro
     if now < claims.exp {
         Ok(())
     } else {
-        Err(invalid_token("the access token has expired (RFC 9068 §4, RFC 7519 §4.1.4 exp)"))
+        Err(invalid_token(
+            "the access token has expired (RFC 9068 §4, RFC 7519 §4.1.4 exp)",
+        ))
     }
 }
 
@@ -314,8 +343,10 @@ pub fn not_expired(claims: &AccessTokenClaims, now: i64) -> Result<(), OAuthErro
 /// valid scope string (atproto OAuth profile); a token that breaks either
 /// was not minted by atauth and is `invalid_token`.
 pub fn caller_of(claims: AccessTokenClaims) -> Result<Caller, OAuthError> {
-    let did = Did::parse(&claims.sub).map_err(|_| invalid_token("the access token's sub is not a DID"))?;
-    let scope = Scope::parse(&claims.scope).map_err(|_| invalid_token("the access token's scope is malformed"))?;
+    let did = Did::parse(&claims.sub)
+        .map_err(|_| invalid_token("the access token's sub is not a DID"))?;
+    let scope = Scope::parse(&claims.scope)
+        .map_err(|_| invalid_token("the access token's scope is malformed"))?;
     Ok(Caller {
         did,
         client_id: claims.client_id,

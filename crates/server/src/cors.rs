@@ -28,6 +28,8 @@ pub fn is_cors_path(path: &str) -> bool {
     path.starts_with("/.well-known/oauth-")
         || path.starts_with("/xrpc/")
         || path.starts_with("/plc/")
+        || path.starts_with("/did:")
+        || path.starts_with("/did%3A")
         || matches!(
             path,
             "/oauth/par" | "/oauth/token" | "/oauth/revoke" | "/oauth/introspect" | "/oauth/jwks"

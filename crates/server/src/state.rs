@@ -1,13 +1,14 @@
 //! Shared application state, built once by the binary and passed down (no
 //! globals: two servers with different settings can run in one process).
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use atauth_core::client::auth::AssertionPolicy;
 use atauth_core::dpop::{DpopPolicy, Nonces};
 use atauth_core::keys::Keyset;
 use atauth_core::metadata::Issuer;
 use atauth_core::token::TokenPolicy;
+use atauth_resource::{LiveKeyset, StoreSessionCheck, Verifier};
 use atauth_store::Store;
 
 use crate::clients::{ClientResolver, ClientResolverConfig};
@@ -50,7 +51,8 @@ pub struct AppState {
     pub settings: ServerSettings,
     /// The database.
     pub store: Store,
-    keyset: RwLock<Arc<Keyset>>,
+    /// The signing keys; the verifier reads the same live set.
+    keyset: Arc<LiveKeyset>,
     /// Pre-rendered authorization-server metadata (JSON).
     pub as_metadata_json: String,
     /// Pre-rendered protected-resource metadata (JSON).
@@ -63,28 +65,66 @@ pub struct AppState {
     pub nonces: Nonces,
     /// DPoP policy at this authorization server.
     pub dpop_policy: DpopPolicy,
+    /// Verifies the access tokens presented to this server's XRPC
+    /// endpoints (SPEC §8): same issuer keys and nonces, stateful.
+    pub verifier: Verifier,
+    /// The browser pages: templates, messages, CSRF key, sign-in limits.
+    pub ui: crate::ui::Ui,
 }
 
 impl AppState {
     /// Build the state: the documents are rendered once here, and the one
     /// outbound fetcher is created.
-    pub fn new(settings: ServerSettings, store: Store, keyset: Keyset) -> Result<Arc<AppState>, FetchError> {
-        let as_meta = atauth_core::metadata::AuthorizationServerMetadata::new(&atauth_core::metadata::AsMetadataOptions {
-            issuer: settings.issuer.clone(),
-            protected_resources: vec![settings.resource.clone()],
-            introspection: settings.introspection,
-            ui_locales: settings.ui_locales.clone(),
-        });
-        let pr_meta = atauth_core::metadata::ProtectedResourceMetadata::new(&settings.resource, &settings.issuer);
+    pub fn new(
+        settings: ServerSettings,
+        store: Store,
+        keyset: Keyset,
+    ) -> Result<Arc<AppState>, FetchError> {
         if settings.fetch.allow_loopback {
-            tracing::warn!("outbound fetches may reach loopback addresses (development/test setting)");
+            tracing::warn!(
+                "outbound fetches may reach loopback addresses (development/test setting)"
+            );
         }
         let fetcher: Arc<dyn Fetch> = Arc::new(SafeFetcher::new(settings.fetch.clone())?);
+        Ok(AppState::with_fetcher(settings, store, keyset, fetcher))
+    }
+
+    /// Build the state around a given fetcher (tests pass a fake serving
+    /// canned client metadata).
+    pub fn with_fetcher(
+        settings: ServerSettings,
+        store: Store,
+        keyset: Keyset,
+        fetcher: Arc<dyn Fetch>,
+    ) -> Arc<AppState> {
+        let as_meta = atauth_core::metadata::AuthorizationServerMetadata::new(
+            &atauth_core::metadata::AsMetadataOptions {
+                issuer: settings.issuer.clone(),
+                protected_resources: vec![settings.resource.clone()],
+                introspection: settings.introspection,
+                ui_locales: settings.ui_locales.clone(),
+            },
+        );
+        let pr_meta = atauth_core::metadata::ProtectedResourceMetadata::new(
+            &settings.resource,
+            &settings.issuer,
+        );
         let nonces = match settings.nonce_secret {
             Some(secret) => Nonces::new(secret),
             None => Nonces::random(),
         };
-        Ok(Arc::new(AppState {
+        let live_keys = Arc::new(LiveKeyset::new(keyset));
+        let verifier = Verifier::new(
+            settings.issuer.as_str(),
+            settings.resource.clone(),
+            live_keys.clone(),
+            nonces.clone(),
+            Arc::new(store.clone()),
+        )
+        .with_session_check(Arc::new(StoreSessionCheck::new(store.clone())));
+        let ui = crate::ui::Ui::new(&settings);
+        Arc::new(AppState {
+            ui,
             as_metadata_json: serde_json::to_string(&as_meta).unwrap_or_default(),
             pr_metadata_json: serde_json::to_string(&pr_meta).unwrap_or_default(),
             clients: ClientResolver::new(fetcher.clone(), settings.clients.clone()),
@@ -93,25 +133,19 @@ impl AppState {
             dpop_policy: DpopPolicy::authorization_server(),
             settings,
             store,
-            keyset: RwLock::new(Arc::new(keyset)),
-        }))
+            keyset: live_keys,
+            verifier,
+        })
     }
 
     /// The current keyset.
     pub fn keyset(&self) -> Arc<Keyset> {
-        match self.keyset.read() {
-            Ok(g) => g.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.keyset.current()
     }
 
     /// Replace the keyset (after a reload from the store).
     pub fn set_keyset(&self, ks: Keyset) {
-        let mut g = match self.keyset.write() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *g = Arc::new(ks);
+        self.keyset.replace(ks);
     }
 
     /// The current time, Unix seconds (read once per request, at the edge).

@@ -3,12 +3,16 @@
 //!
 //! - `GET /xrpc/com.atproto.identity.resolveHandle?handle=…` for this
 //!   server's accounts (the same answer a PDS gives);
-//! - `GET /plc/{did}`: a PLC-directory-shaped DID document naming this
-//!   server as the account's `#atproto_pds` service. The DID may arrive
+//! - `GET /plc/{did}` and `GET /{did}`: a PLC-directory-shaped DID
+//!   document naming this server as the account's `#atproto_pds` service.
+//!   Clients build the directory URL as `new URL("/" + did, directory)`, which
+//!   drops any path of the directory, so the root form is what they use. The DID may arrive
 //!   with raw or `%3A`-encoded colons (INTEROP.md: atrium requests raw).
 //!
-//! These are mounted only with `--dev`. In production, DIDs are resolved
-//! through the configured PLC directory and did:web.
+//! `/plc/{did}` is mounted only with `--dev`; in production, DIDs are
+//! resolved through the configured PLC directory and did:web.
+//! `resolveHandle` answers in every mode (registered by
+//! [`xrpc`](super::xrpc), ahead of the development routes).
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use atauth_core::identity::{Did, Handle};
@@ -59,7 +63,10 @@ pub async fn resolve_handle(
 /// `GET /plc/{did}`: the DID document of one of this server's accounts.
 pub async fn plc_document(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     // Take the raw path so both `did:plc:x` and `did%3Aplc%3Ax` work.
-    let raw = req.path().trim_start_matches("/plc/");
+    let raw = req
+        .path()
+        .trim_start_matches("/plc/")
+        .trim_start_matches('/');
     let decoded = raw.replace("%3A", ":").replace("%3a", ":");
     let Ok(did) = Did::parse(&decoded) else {
         return HttpResponse::NotFound()

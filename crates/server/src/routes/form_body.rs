@@ -10,12 +10,23 @@ use atauth_core::{ErrorCode, OAuthError};
 use futures_util::StreamExt;
 
 fn too_large() -> OAuthError {
-    OAuthError::new(ErrorCode::InvalidRequest, format!("request body is larger than {MAX_FORM_BODY_BYTES} bytes")).with_status(413)
+    OAuthError::new(
+        ErrorCode::InvalidRequest,
+        format!("request body is larger than {MAX_FORM_BODY_BYTES} bytes"),
+    )
+    .with_status(413)
 }
 
 /// Read and parse a form body.
-pub async fn read_form(req: &HttpRequest, mut payload: web::Payload) -> Result<FormParams, OAuthError> {
-    let ct = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+pub async fn read_form(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<FormParams, OAuthError> {
+    let ct = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let mime = ct.split(';').next().unwrap_or("").trim();
     if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
         return Err(OAuthError::invalid_request(
@@ -34,7 +45,10 @@ pub async fn read_form(req: &HttpRequest, mut payload: web::Payload) -> Result<F
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| OAuthError::invalid_request("could not read the request body").with_detail(e.to_string()))?;
+        let chunk = chunk.map_err(|e| {
+            OAuthError::invalid_request("could not read the request body")
+                .with_detail(e.to_string())
+        })?;
         if body.len() + chunk.len() > MAX_FORM_BODY_BYTES {
             return Err(too_large());
         }
@@ -48,6 +62,10 @@ pub async fn read_form(req: &HttpRequest, mut payload: web::Payload) -> Result<F
 pub fn dpop_headers(req: &HttpRequest) -> Vec<String> {
     req.headers()
         .get_all("DPoP")
-        .map(|v| v.to_str().map(str::to_string).unwrap_or_else(|_| "\u{0}".to_string()))
+        .map(|v| {
+            v.to_str()
+                .map(str::to_string)
+                .unwrap_or_else(|_| "\u{0}".to_string())
+        })
         .collect()
 }

@@ -1,10 +1,11 @@
 //! Route table. Handlers stay thin: extract, call core, map the error.
 
 pub mod dev_identity;
-pub mod form_body;
-pub mod oauth;
 pub mod documents;
+pub mod form_body;
 pub mod health;
+pub mod oauth;
+pub mod xrpc;
 
 use actix_web::{web, HttpResponse};
 use atauth_core::metadata::paths;
@@ -67,15 +68,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev: bool) {
             .default_service(not_allowed("POST")),
     );
     crate::ui::configure(cfg);
+    xrpc::configure(cfg);
 
     if dev {
         cfg.service(
-            web::resource("/xrpc/com.atproto.identity.resolveHandle")
-                .route(web::get().to(dev_identity::resolve_handle))
+            web::resource("/plc/{did:.*}")
+                .route(web::get().to(dev_identity::plc_document))
                 .default_service(not_allowed("GET")),
         )
         .service(
-            web::resource("/plc/{did:.*}")
+            web::resource("/{did:did(:|%3[Aa])plc(:|%3[Aa])[a-z2-7]+}")
                 .route(web::get().to(dev_identity::plc_document))
                 .default_service(not_allowed("GET")),
         );

@@ -13,7 +13,7 @@ use atauth_core::dpop::{check_dpop_jkt, verify_proof, ProofInput, VerifiedProof}
 use atauth_core::form::FormParams;
 use atauth_core::ids::RequestId;
 use atauth_core::store::{AuthorizationRequest, RequestStore};
-use atauth_core::token::code_grant::{CodeGrantInput, Caller};
+use atauth_core::token::code_grant::{Caller, CodeGrantInput};
 use atauth_core::token::{dpop_key_differs_from_client_key, refresh_grant, revoke, TokenBundle};
 use atauth_core::{par, OAuthError};
 use base64::Engine;
@@ -28,13 +28,20 @@ fn respond(state: &AppState, now: i64, result: Result<HttpResponse, OAuthError>)
     match result {
         Ok(mut resp) => {
             if let Ok(v) = state.nonces.issue(now).parse() {
-                resp.headers_mut().insert(actix_web::http::header::HeaderName::from_static("dpop-nonce"), v);
+                resp.headers_mut().insert(
+                    actix_web::http::header::HeaderName::from_static("dpop-nonce"),
+                    v,
+                );
             }
             resp
         }
         Err(mut e) => {
             log_refusal(&e);
-            if !e.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("dpop-nonce")) {
+            if !e
+                .headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("dpop-nonce"))
+            {
                 e = e.with_header("DPoP-Nonce", state.nonces.issue(now));
             }
             json_error_response(&e)
@@ -59,7 +66,9 @@ fn client_id_of(p: &FormParams) -> Result<String, OAuthError> {
     }
     let iss = p.get("client_assertion").and_then(|a| {
         let payload = a.split('.').nth(1)?;
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .ok()?;
         let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
         v.get("iss")?.as_str().map(str::to_string)
     });
@@ -74,7 +83,11 @@ struct Prepared {
     method: String,
 }
 
-async fn prepare(state: &AppState, req: &HttpRequest, payload: web::Payload) -> Result<Prepared, OAuthError> {
+async fn prepare(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<Prepared, OAuthError> {
     let params = read_form(req, payload).await?;
     let client_id = client_id_of(&params)?;
     let client = state.clients.resolve(&client_id).await?;
@@ -89,21 +102,38 @@ async fn prepare(state: &AppState, req: &HttpRequest, payload: web::Payload) -> 
     })
 }
 
-fn proof(state: &AppState, p: &Prepared, now: i64, required: bool) -> Result<Option<VerifiedProof>, OAuthError> {
+fn proof(
+    state: &AppState,
+    p: &Prepared,
+    now: i64,
+    required: bool,
+) -> Result<Option<VerifiedProof>, OAuthError> {
     if p.dpop_headers.is_empty() && !required {
         return Ok(None);
     }
     let headers: Vec<&str> = p.dpop_headers.iter().map(String::as_str).collect();
-    let input = ProofInput { dpop_headers: &headers, method: &p.method, url: &p.url, access_token: None };
+    let input = ProofInput {
+        dpop_headers: &headers,
+        method: &p.method,
+        url: &p.url,
+        access_token: None,
+    };
     verify_proof(&input, now, &state.nonces, &state.store, &state.dpop_policy).map(Some)
 }
 
 fn credentials(p: &FormParams) -> ClientCredentials<'_> {
-    ClientCredentials { client_assertion_type: p.get("client_assertion_type"), client_assertion: p.get("client_assertion") }
+    ClientCredentials {
+        client_assertion_type: p.get("client_assertion_type"),
+        client_assertion: p.get("client_assertion"),
+    }
 }
 
 /// `POST /oauth/par` (RFC 9126).
-pub async fn par(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+pub async fn par(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     let now = state.now();
     let prepared = match prepare(&state, &req, payload).await {
         Ok(p) => p,
@@ -114,7 +144,15 @@ pub async fn par(state: web::Data<AppState>, req: HttpRequest, payload: web::Pay
         let p = &prepared;
         let proof = proof(&st, p, now, false)?;
         let jkt = check_dpop_jkt(p.params.get("dpop_jkt"), proof.as_ref())?;
-        let auth = authenticate_client(&p.client.client, p.client.keys(), credentials(&p.params), st.settings.issuer.as_str(), now, &st.settings.assertion, &st.store)?;
+        let auth = authenticate_client(
+            &p.client.client,
+            p.client.keys(),
+            credentials(&p.params),
+            st.settings.issuer.as_str(),
+            now,
+            &st.settings.assertion,
+            &st.store,
+        )?;
         if let Some(j) = &jkt {
             dpop_key_differs_from_client_key(&auth, j)?;
         }
@@ -133,7 +171,9 @@ pub async fn par(state: web::Data<AppState>, req: HttpRequest, payload: web::Pay
             code_hash: None,
             consumed_at: None,
         };
-        st.store.create_request(&request).map_err(|e| OAuthError::server_error(format!("store: {e}")))?;
+        st.store
+            .create_request(&request)
+            .map_err(|e| OAuthError::server_error(format!("store: {e}")))?;
         tracing::info!(client_id = %request.client_id, "pushed authorization request stored");
         Ok(id.request_uri())
     })
@@ -143,7 +183,10 @@ pub async fn par(state: web::Data<AppState>, req: HttpRequest, payload: web::Pay
         HttpResponse::build(StatusCode::CREATED)
             .insert_header((CACHE_CONTROL, "no-store"))
             .insert_header((CONTENT_TYPE, "application/json"))
-            .body(serde_json::json!({ "request_uri": request_uri, "expires_in": PAR_LIFETIME_SECS }).to_string())
+            .body(
+                serde_json::json!({ "request_uri": request_uri, "expires_in": PAR_LIFETIME_SECS })
+                    .to_string(),
+            )
     });
     respond(&state, now, result)
 }
@@ -161,7 +204,11 @@ fn grant_declared(client: &ResolvedClient, grant: &str) -> Result<(), OAuthError
 }
 
 /// `POST /oauth/token` (RFC 6749 §3.2).
-pub async fn token(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+pub async fn token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     let now = state.now();
     let prepared = match prepare(&state, &req, payload).await {
         Ok(p) => p,
@@ -205,7 +252,11 @@ pub async fn token(state: web::Data<AppState>, req: HttpRequest, payload: web::P
 
 /// `POST /oauth/revoke` (RFC 7009): 200 `{}` for every well-formed,
 /// authenticated request, known token or not.
-pub async fn revoke(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+pub async fn revoke(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     let now = state.now();
     let prepared = match prepare(&state, &req, payload).await {
         Ok(p) => p,
@@ -226,7 +277,10 @@ pub async fn revoke(state: web::Data<AppState>, req: HttpRequest, payload: web::
     .await
     .unwrap_or_else(|e| Err(OAuthError::server_error(format!("blocking task: {e}"))));
     let result = result.map(|()| {
-        HttpResponse::Ok().insert_header((CACHE_CONTROL, "no-store")).insert_header((CONTENT_TYPE, "application/json")).body("{}")
+        HttpResponse::Ok()
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .insert_header((CONTENT_TYPE, "application/json"))
+            .body("{}")
     });
     respond(&state, now, result)
 }

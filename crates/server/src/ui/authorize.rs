@@ -40,7 +40,8 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
         Ok(q) => q,
         Err(_) => return bare(PageError::BadRequest("error.bad_form")),
     };
-    let (Some(client_id), Some(request_uri)) = (query.get("client_id"), query.get("request_uri")) else {
+    let (Some(client_id), Some(request_uri)) = (query.get("client_id"), query.get("request_uri"))
+    else {
         return bare(PageError::BadRequest("error.missing_params"));
     };
     let Some(id) = RequestId::from_request_uri(request_uri) else {
@@ -89,7 +90,11 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
             }
         };
         let bound = s.bind_device(&rid, &device.id)?;
-        let cands = if bound { candidates(s, &device.id)? } else { Vec::new() };
+        let cands = if bound {
+            candidates(s, &device.id)?
+        } else {
+            Vec::new()
+        };
         Ok((device, new_secret, bound, cands))
     })
     .await;

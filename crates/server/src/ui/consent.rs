@@ -29,10 +29,23 @@ pub fn flow_input<'a>(state: &AppState, p: &'a Pending, now: i64) -> FlowInput<'
 
 /// Show a step: the sign-in page, the chooser, the consent step for a
 /// settled account, or (`prompt=none`) the error redirect.
-pub async fn show(state: &AppState, env: &PageEnv<'_>, p: &Pending, step: Step, now: i64) -> HttpResponse {
+pub async fn show(
+    state: &AppState,
+    env: &PageEnv<'_>,
+    p: &Pending,
+    step: Step,
+    now: i64,
+) -> HttpResponse {
     match step {
         Step::SignIn => pages::sign_in(env, p, &SignInForm::for_request(p), None, StatusCode::OK),
-        Step::Chooser(accounts) => pages::chooser(env, p, &accounts, &SignInForm::for_request(p), None, StatusCode::OK),
+        Step::Chooser(accounts) => pages::chooser(
+            env,
+            p,
+            &accounts,
+            &SignInForm::for_request(p),
+            None,
+            StatusCode::OK,
+        ),
         Step::Account(c) => proceed(state, env, p, &c, now).await,
         Step::Fail(code) => fail(state, env, p, code).await,
     }
@@ -40,7 +53,13 @@ pub async fn show(state: &AppState, env: &PageEnv<'_>, p: &Pending, step: Step, 
 
 /// An account is settled: skip consent when the rule allows it (issue the
 /// code), answer `consent_required` under `prompt=none`, or show consent.
-pub async fn proceed(state: &AppState, env: &PageEnv<'_>, p: &Pending, account: &Candidate, now: i64) -> HttpResponse {
+pub async fn proceed(
+    state: &AppState,
+    env: &PageEnv<'_>,
+    p: &Pending,
+    account: &Candidate,
+    now: i64,
+) -> HttpResponse {
     let did = account.account.did.clone();
     let client_id = p.request.client_id.clone();
     let approved = match db(state, move |s| s.authorized_client(&did, &client_id)).await {
@@ -66,17 +85,31 @@ pub async fn proceed(state: &AppState, env: &PageEnv<'_>, p: &Pending, account: 
 
 /// Issue the code and send it to the client. `remember` records the
 /// approval (the user saw the consent page and allowed).
-pub async fn approve(state: &AppState, env: &PageEnv<'_>, p: &Pending, did: &Did, remember: bool, now: i64) -> HttpResponse {
+pub async fn approve(
+    state: &AppState,
+    env: &PageEnv<'_>,
+    p: &Pending,
+    did: &Did,
+    remember: bool,
+    now: i64,
+) -> HttpResponse {
     let code = Code::generate();
     let (id, hash, sub) = (p.id.as_str().to_string(), code.hash(), did.clone());
-    let issued = db(state, move |s| s.issue_code(&id, &sub, &hash, now + CODE_LIFETIME_SECS)).await;
+    let issued = db(state, move |s| {
+        s.issue_code(&id, &sub, &hash, now + CODE_LIFETIME_SECS)
+    })
+    .await;
     match issued {
         Ok(true) => {}
         Ok(false) => return pages::error_page(env, &PageError::BadRequest("error.request_used")),
         Err(e) => return pages::error_page(env, &e),
     }
     if remember {
-        let (sub, client_id, requested) = (did.clone(), p.request.client_id.clone(), p.request.params.scope.clone());
+        let (sub, client_id, requested) = (
+            did.clone(),
+            p.request.client_id.clone(),
+            p.request.params.scope.clone(),
+        );
         let saved = db(state, move |s| {
             let previous = s.authorized_client(&sub, &client_id)?;
             let scope = flow::merged_scope(previous.as_ref().map(|a| a.scope.as_str()), &requested);
@@ -94,7 +127,12 @@ pub async fn approve(state: &AppState, env: &PageEnv<'_>, p: &Pending, did: &Did
 
 /// End the request with an error sent to the client (deny, `prompt=none`).
 /// The request is deleted first: it cannot be used again.
-pub async fn fail(state: &AppState, env: &PageEnv<'_>, p: &Pending, code: ErrorCode) -> HttpResponse {
+pub async fn fail(
+    state: &AppState,
+    env: &PageEnv<'_>,
+    p: &Pending,
+    code: ErrorCode,
+) -> HttpResponse {
     let id = p.id.as_str().to_string();
     if let Err(e) = db(state, move |s| s.delete_request(&id)).await {
         return pages::error_page(env, &e);
@@ -102,7 +140,9 @@ pub async fn fail(state: &AppState, env: &PageEnv<'_>, p: &Pending, code: ErrorC
     let description = match code {
         ErrorCode::AccessDenied => "the user denied the request",
         ErrorCode::LoginRequired => "no account is signed in (prompt=none)",
-        ErrorCode::ConsentRequired => "the user has not approved this client for this scope (prompt=none)",
+        ErrorCode::ConsentRequired => {
+            "the user has not approved this client for this scope (prompt=none)"
+        }
         ErrorCode::AccountSelectionRequired => "several accounts are signed in (prompt=none)",
         _ => "the request cannot be completed",
     };
@@ -113,7 +153,11 @@ pub async fn fail(state: &AppState, env: &PageEnv<'_>, p: &Pending, code: ErrorC
 /// `POST /oauth/authorize/consent`: `decision=approve` with the `account`
 /// shown on the page, or `decision=deny` (also the cancel button of the
 /// other pages).
-pub async fn post(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+pub async fn post(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     let now = state.now();
     let (posted, msgs) = match load_post(&state, &req, payload, now).await {
         Ok(v) => v,

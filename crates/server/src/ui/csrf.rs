@@ -94,14 +94,18 @@ pub fn same_origin(req: &HttpRequest, issuer_origin: &str) -> bool {
         let first = values.next();
         match (first, values.next()) {
             (None, _) => Ok(None),
-            (Some(v), None) => v.to_str().map(|s| Some(s.trim().to_string())).map_err(|_| ()),
+            (Some(v), None) => v
+                .to_str()
+                .map(|s| Some(s.trim().to_string()))
+                .map_err(|_| ()),
             // Repeated: not something a browser does.
             (Some(_), Some(_)) => Err(()),
         }
     };
     match header("sec-fetch-site") {
         Ok(None) => {}
-        Ok(Some(site)) if site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none") => {}
+        Ok(Some(site))
+            if site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none") => {}
         _ => return false,
     }
     match header(ORIGIN.as_str()) {
@@ -126,7 +130,10 @@ mod tests {
         assert!(!c.verify("dev-a", "req-1", None));
         assert!(!c.verify("dev-a", "req-1", Some("")));
         assert!(!c.verify("dev-a", "req-1", Some("!!not base64")));
-        assert!(!Csrf::new(None).verify("dev-a", "req-1", Some(&t)), "another process key");
+        assert!(
+            !Csrf::new(None).verify("dev-a", "req-1", Some(&t)),
+            "another process key"
+        );
     }
 
     #[test]
@@ -153,6 +160,9 @@ mod tests {
         assert!(!ok(&[("Sec-Fetch-Site", "cross-site")]));
         assert!(!ok(&[("Sec-Fetch-Site", "same-site")]));
         assert!(!ok(&[("Origin", "null"), ("Sec-Fetch-Site", "cross-site")]));
-        assert!(!ok(&[("Origin", "https://auth.example.com"), ("Origin", "https://evil.example")]));
+        assert!(!ok(&[
+            ("Origin", "https://auth.example.com"),
+            ("Origin", "https://evil.example")
+        ]));
     }
 }

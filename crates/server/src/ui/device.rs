@@ -65,7 +65,11 @@ pub fn find(store: &impl DeviceStore, secret: &DeviceSecret) -> StoreResult<Opti
 }
 
 /// Create a device for a first visit.
-pub fn create(store: &impl DeviceStore, now: i64, visit: &Visit) -> StoreResult<(Device, DeviceSecret)> {
+pub fn create(
+    store: &impl DeviceStore,
+    now: i64,
+    visit: &Visit,
+) -> StoreResult<(Device, DeviceSecret)> {
     let secret = DeviceSecret::generate();
     let device = Device {
         id: DeviceId::generate().as_str().to_string(),
@@ -94,7 +98,9 @@ pub fn cookie(secret: &DeviceSecret, secure: bool) -> Cookie<'static> {
         .same_site(SameSite::Lax)
         .path("/")
         .secure(secure)
-        .max_age(actix_web::cookie::time::Duration::seconds(COOKIE_MAX_AGE_SECS))
+        .max_age(actix_web::cookie::time::Duration::seconds(
+            COOKIE_MAX_AGE_SECS,
+        ))
         .finish()
 }
 
@@ -123,6 +129,9 @@ mod tests {
         let req = actix_web::test::TestRequest::get()
             .insert_header(("User-Agent", "x".repeat(1000)))
             .to_http_request();
-        assert_eq!(Visit::of(&req).user_agent.map(|s| s.len()), Some(MAX_USER_AGENT_CHARS));
+        assert_eq!(
+            Visit::of(&req).user_agent.map(|s| s.len()),
+            Some(MAX_USER_AGENT_CHARS)
+        );
     }
 }

@@ -17,7 +17,6 @@
 //!   approved every requested scope for this client. Never for an
 //!   untrusted public client.
 
-use atauth_core::identity::Did;
 use atauth_core::store::{Account, DeviceAccount};
 use atauth_core::ErrorCode;
 
@@ -158,18 +157,10 @@ pub fn merged_scope(previous: Option<&str>, requested: &str) -> String {
     out.join(" ")
 }
 
-/// The DID of a step's account, if it settled one.
-pub fn settled(step: &Step) -> Option<&Did> {
-    match step {
-        Step::Account(c) => Some(&c.account.did),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use atauth_core::identity::Handle;
+    use atauth_core::identity::{Did, Handle};
 
     const NOW: i64 = 1_000_000;
 
@@ -194,7 +185,12 @@ mod tests {
     }
 
     fn alice(at: i64, remember: bool) -> Candidate {
-        cand("alice.test", "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa", at, remember)
+        cand(
+            "alice.test",
+            "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa",
+            at,
+            remember,
+        )
     }
     fn bob(at: i64, remember: bool) -> Candidate {
         cand("bob.test", "did:plc:bbbbbbbbbbbbbbbbbbbbbbbb", at, remember)
@@ -223,26 +219,87 @@ mod tests {
     fn step_table() {
         let fresh = NOW - 60;
         let stale = NOW - 7200;
-        let cases: Vec<(Option<&str>, Option<&str>, Vec<Candidate>, &str)> = vec![
+        type Case<'a> = (Option<&'a str>, Option<&'a str>, Vec<Candidate>, &'a str);
+        let cases: Vec<Case<'_>> = vec![
             (None, None, vec![], "sign-in"),
             (None, None, vec![alice(fresh, false)], "account:alice.test"),
             (None, None, vec![alice(stale, false)], "sign-in"),
             (None, None, vec![alice(stale, true)], "account:alice.test"),
-            (None, None, vec![alice(fresh, false), bob(fresh, true)], "chooser:2"),
-            (None, Some("bob.test"), vec![alice(fresh, false), bob(fresh, true)], "account:bob.test"),
-            (None, Some("did:plc:bbbbbbbbbbbbbbbbbbbbbbbb"), vec![alice(fresh, false), bob(fresh, true)], "account:bob.test"),
-            (None, Some("carol.test"), vec![alice(fresh, false), bob(fresh, true)], "sign-in"),
+            (
+                None,
+                None,
+                vec![alice(fresh, false), bob(fresh, true)],
+                "chooser:2",
+            ),
+            (
+                None,
+                Some("bob.test"),
+                vec![alice(fresh, false), bob(fresh, true)],
+                "account:bob.test",
+            ),
+            (
+                None,
+                Some("did:plc:bbbbbbbbbbbbbbbbbbbbbbbb"),
+                vec![alice(fresh, false), bob(fresh, true)],
+                "account:bob.test",
+            ),
+            (
+                None,
+                Some("carol.test"),
+                vec![alice(fresh, false), bob(fresh, true)],
+                "sign-in",
+            ),
             (Some("none"), None, vec![], "fail:login_required"),
-            (Some("none"), None, vec![alice(stale, false)], "fail:login_required"),
-            (Some("none"), None, vec![alice(fresh, false)], "account:alice.test"),
-            (Some("none"), None, vec![alice(fresh, false), bob(fresh, false)], "fail:account_selection_required"),
-            (Some("none"), Some("bob.test"), vec![alice(fresh, false), bob(fresh, false)], "account:bob.test"),
+            (
+                Some("none"),
+                None,
+                vec![alice(stale, false)],
+                "fail:login_required",
+            ),
+            (
+                Some("none"),
+                None,
+                vec![alice(fresh, false)],
+                "account:alice.test",
+            ),
+            (
+                Some("none"),
+                None,
+                vec![alice(fresh, false), bob(fresh, false)],
+                "fail:account_selection_required",
+            ),
+            (
+                Some("none"),
+                Some("bob.test"),
+                vec![alice(fresh, false), bob(fresh, false)],
+                "account:bob.test",
+            ),
             (Some("login"), None, vec![alice(fresh, true)], "sign-in"),
-            (Some("login"), None, vec![alice(NOW - 5, false)], "account:alice.test"),
-            (Some("select_account"), None, vec![alice(fresh, true)], "chooser:1"),
-            (Some("select_account"), Some("bob.test"), vec![alice(fresh, true), bob(fresh, true)], "chooser:1"),
+            (
+                Some("login"),
+                None,
+                vec![alice(NOW - 5, false)],
+                "account:alice.test",
+            ),
+            (
+                Some("select_account"),
+                None,
+                vec![alice(fresh, true)],
+                "chooser:1",
+            ),
+            (
+                Some("select_account"),
+                Some("bob.test"),
+                vec![alice(fresh, true), bob(fresh, true)],
+                "chooser:1",
+            ),
             (Some("select_account"), None, vec![], "sign-in"),
-            (Some("consent"), None, vec![alice(fresh, true)], "account:alice.test"),
+            (
+                Some("consent"),
+                None,
+                vec![alice(fresh, true)],
+                "account:alice.test",
+            ),
         ];
         for (prompt, hint, cands, want) in cases {
             let got = kind(&initial_step(&input(prompt, hint), &cands));
@@ -262,10 +319,19 @@ mod tests {
         let cands = vec![alice(NOW - 60, false), bob(NOW - 7200, false)];
         let i = input(None, None);
         assert!(pick(&i, &cands, "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa").is_some());
-        assert!(pick(&i, &cands, "did:plc:bbbbbbbbbbbbbbbbbbbbbbbb").is_none(), "stale");
-        assert!(pick(&i, &cands, "did:plc:cccccccccccccccccccccccc").is_none(), "not here");
+        assert!(
+            pick(&i, &cands, "did:plc:bbbbbbbbbbbbbbbbbbbbbbbb").is_none(),
+            "stale"
+        );
+        assert!(
+            pick(&i, &cands, "did:plc:cccccccccccccccccccccccc").is_none(),
+            "not here"
+        );
         let hinted = input(None, Some("bob.test"));
-        assert!(pick(&hinted, &cands, "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa").is_none(), "not the hint");
+        assert!(
+            pick(&hinted, &cands, "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa").is_none(),
+            "not the hint"
+        );
     }
 
     #[test]
@@ -282,7 +348,10 @@ mod tests {
         let all = Some("transition:generic atproto transition:email");
         assert!(!c(None, true, false, all));
         assert!(!c(None, false, true, all));
-        assert!(c(None, false, false, all), "untrusted public client: always");
+        assert!(
+            c(None, false, false, all),
+            "untrusted public client: always"
+        );
         assert!(c(Some("consent"), true, true, all));
         assert!(c(None, true, true, None));
         assert!(c(None, true, true, Some("atproto")), "narrower approval");
@@ -291,7 +360,13 @@ mod tests {
 
     #[test]
     fn merged_scope_keeps_order_and_dedupes() {
-        assert_eq!(merged_scope(Some("atproto transition:email"), "atproto transition:generic"), "atproto transition:email transition:generic");
+        assert_eq!(
+            merged_scope(
+                Some("atproto transition:email"),
+                "atproto transition:generic"
+            ),
+            "atproto transition:email transition:generic"
+        );
         assert_eq!(merged_scope(None, "atproto"), "atproto");
     }
 }

@@ -39,9 +39,9 @@ fn source_for(redirect_uri: &str) -> Option<String> {
         "http" | "https" => url.origin().ascii_serialization(),
         scheme => format!("{scheme}:"),
     };
-    let plain = source
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'/' | b'.' | b'-' | b'+' | b'[' | b']'));
+    let plain = source.bytes().all(|b| {
+        b.is_ascii_alphanumeric() || matches!(b, b':' | b'/' | b'.' | b'-' | b'+' | b'[' | b']')
+    });
     (plain && source != "null").then_some(source)
 }
 
@@ -123,7 +123,10 @@ mod tests {
             FormAction::with_redirect("com.example.app:/cb").extra(),
             Some("com.example.app:")
         );
-        assert_eq!(FormAction::with_redirect("http://[::1]:9/cb").extra(), Some("http://[::1]:9"));
+        assert_eq!(
+            FormAction::with_redirect("http://[::1]:9/cb").extra(),
+            Some("http://[::1]:9")
+        );
         assert_eq!(FormAction::with_redirect("not a url").extra(), None);
     }
 

@@ -49,7 +49,9 @@ impl Messages {
     /// text: templates escape it.
     pub fn fill(&self, key: &str, args: &[(&str, &str)]) -> String {
         fill(self.get(key), |name| {
-            args.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+            args.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
         })
     }
 }
@@ -208,7 +210,7 @@ pub fn parse_accept_language(header: &str) -> Vec<String> {
             _ => {}
         }
     }
-    ranges.sort_by(|a, b| b.1.cmp(&a.1));
+    ranges.sort_by_key(|r| std::cmp::Reverse(r.1));
     ranges.into_iter().map(|(t, _)| t).collect()
 }
 
@@ -273,7 +275,11 @@ mod tests {
     fn keys(v: &Value, prefix: &str, out: &mut Vec<String>) {
         if let Value::Object(m) = v {
             for (k, c) in m {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 if c.is_object() {
                     keys(c, &key, out);
                 } else {
@@ -306,7 +312,10 @@ mod tests {
     fn negotiation_prefers_ui_locales_then_accept_language() {
         let c = Catalogue::load(&[]);
         assert_eq!(c.negotiate(Some("fr-CA en"), Some("en")).lang, "fr");
-        assert_eq!(c.negotiate(Some("de"), Some("de, fr;q=0.5, en;q=0.1")).lang, "fr");
+        assert_eq!(
+            c.negotiate(Some("de"), Some("de, fr;q=0.5, en;q=0.1")).lang,
+            "fr"
+        );
         assert_eq!(c.negotiate(None, Some("en;q=0.2, fr;q=0.9")).lang, "fr");
         assert_eq!(c.negotiate(None, Some("fr;q=0, en")).lang, "en");
         assert_eq!(c.negotiate(None, Some("*")).lang, "en");

@@ -25,8 +25,9 @@ pub enum PageError {
     /// 400: the client could not be resolved; the description (which rule
     /// failed) is shown, escaped.
     Client(String),
-    /// 403: cross-site request or a missing or wrong CSRF token.
-    Forbidden,
+    /// 403: a cross-site request, a missing or wrong CSRF token
+    /// (`error.csrf`), or no device cookie (`error.no_device`).
+    Forbidden(&'static str),
     /// 413: the form body is too large.
     TooLarge,
     /// 429 with `Retry-After` seconds.
@@ -71,11 +72,21 @@ impl<'a> PageEnv<'a> {
             Value::String(state.ui.csrf.token(&p.device.id, p.id.as_str())),
         );
         common.insert("request_uri".into(), Value::String(p.id.request_uri()));
-        PageEnv { state, msgs, common }
+        PageEnv {
+            state,
+            msgs,
+            common,
+        }
     }
 
     /// Render a template with the shared context plus `data`.
-    pub fn render(&self, template: &str, data: Value, status: StatusCode, fa: &FormAction) -> HttpResponse {
+    pub fn render(
+        &self,
+        template: &str,
+        data: Value,
+        status: StatusCode,
+        fa: &FormAction,
+    ) -> HttpResponse {
         let mut ctx = Context::new();
         ctx.insert("lang", self.msgs.lang);
         ctx.insert("m", &self.msgs.tree);
@@ -105,7 +116,13 @@ impl<'a> PageEnv<'a> {
 pub fn error_page(env: &PageEnv<'_>, e: &PageError) -> HttpResponse {
     let m = env.msgs;
     let (status, title, message, detail, back) = match e {
-        PageError::BadRequest(key) => (StatusCode::BAD_REQUEST, m.get("error.title").to_string(), m.get(key).to_string(), None, true),
+        PageError::BadRequest(key) => (
+            StatusCode::BAD_REQUEST,
+            m.get("error.title").to_string(),
+            m.get(key).to_string(),
+            None,
+            true,
+        ),
         PageError::Client(description) => (
             StatusCode::BAD_REQUEST,
             m.get("error.title").to_string(),
@@ -113,8 +130,20 @@ pub fn error_page(env: &PageEnv<'_>, e: &PageError) -> HttpResponse {
             Some(description.clone()),
             true,
         ),
-        PageError::Forbidden => (StatusCode::FORBIDDEN, m.get("error.title").to_string(), m.get("error.csrf").to_string(), None, true),
-        PageError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, m.get("error.title").to_string(), m.get("error.bad_form").to_string(), None, true),
+        PageError::Forbidden(key) => (
+            StatusCode::FORBIDDEN,
+            m.get("error.title").to_string(),
+            m.get(key).to_string(),
+            None,
+            true,
+        ),
+        PageError::TooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            m.get("error.title").to_string(),
+            m.get("error.bad_form").to_string(),
+            None,
+            true,
+        ),
         PageError::RateLimited(secs) => (
             StatusCode::TOO_MANY_REQUESTS,
             m.get("error.rate_limited_title").to_string(),
@@ -124,7 +153,13 @@ pub fn error_page(env: &PageEnv<'_>, e: &PageError) -> HttpResponse {
         ),
         PageError::Server(detail) => {
             tracing::error!(detail = %detail, "browser page failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, m.get("error.title").to_string(), m.get("error.server").to_string(), None, false)
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                m.get("error.title").to_string(),
+                m.get("error.server").to_string(),
+                None,
+                false,
+            )
         }
     };
     if !matches!(e, PageError::Server(_)) {
@@ -157,7 +192,11 @@ pub fn client_view(client: &ResolvedClient, msgs: &Messages) -> Value {
         client.display_name()
     };
     let meta = &client.client.metadata;
-    let link = |u: &Option<String>| u.as_deref().filter(|u| trusted && is_https(u)).map(str::to_string);
+    let link = |u: &Option<String>| {
+        u.as_deref()
+            .filter(|u| trusted && is_https(u))
+            .map(str::to_string)
+    };
     json!({
         "name": name,
         "logo": client.display_logo().filter(|u| is_https(u)),
@@ -211,7 +250,13 @@ fn form_action(p: &Pending) -> FormAction {
 }
 
 /// The sign-in page.
-pub fn sign_in(env: &PageEnv<'_>, p: &Pending, form: &SignInForm, error: Option<String>, status: StatusCode) -> HttpResponse {
+pub fn sign_in(
+    env: &PageEnv<'_>,
+    p: &Pending,
+    form: &SignInForm,
+    error: Option<String>,
+    status: StatusCode,
+) -> HttpResponse {
     let data = json!({ "sign_in": form.to_json(hint(p)), "error": error });
     env.render("authorize/sign_in.html", data, status, &form_action(p))
 }
@@ -251,5 +296,10 @@ pub fn consent(env: &PageEnv<'_>, p: &Pending, account: &Candidate) -> HttpRespo
         "account": { "did": account.account.did.as_str(), "handle": handle, "label": format!("@{handle}") },
         "scopes": scopes,
     });
-    env.render("authorize/consent.html", data, StatusCode::OK, &form_action(p))
+    env.render(
+        "authorize/consent.html",
+        data,
+        StatusCode::OK,
+        &form_action(p),
+    )
 }

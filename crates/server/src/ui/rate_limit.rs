@@ -211,7 +211,10 @@ mod tests {
         for _ in 0..3 {
             l.record_failure(&a);
         }
-        assert!(l.check(std::slice::from_ref(&ip)).is_ok(), "same text, other kind");
+        assert!(
+            l.check(std::slice::from_ref(&ip)).is_ok(),
+            "same text, other kind"
+        );
         assert!(l.check(&[ip.clone(), a.clone()]).is_err());
         l.reset(&a);
         assert!(l.check(&[ip, a]).is_ok());

@@ -14,7 +14,7 @@ use atauth_core::ErrorCode;
 use serde_json::json;
 
 use super::headers::{self, FormAction};
-use super::pages::{self, PageError, PageEnv};
+use super::pages::{self, PageEnv, PageError};
 
 /// What the client is told.
 #[derive(Debug, Clone)]
@@ -26,7 +26,11 @@ pub enum Outcome {
 }
 
 /// The response parameters, in order: result, `state`, `iss`.
-pub fn parameters(outcome: &Outcome, request: &AuthorizationRequest, issuer: &str) -> Vec<(&'static str, String)> {
+pub fn parameters(
+    outcome: &Outcome,
+    request: &AuthorizationRequest,
+    issuer: &str,
+) -> Vec<(&'static str, String)> {
     let mut p = match outcome {
         Outcome::Code(code) => vec![("code", code.clone())],
         Outcome::Error(code, description) => vec![
@@ -41,7 +45,11 @@ pub fn parameters(outcome: &Outcome, request: &AuthorizationRequest, issuer: &st
 
 /// The response to the browser: a 303 (query, fragment) or the form_post
 /// page.
-pub fn respond(env: &PageEnv<'_>, request: &AuthorizationRequest, outcome: &Outcome) -> HttpResponse {
+pub fn respond(
+    env: &PageEnv<'_>,
+    request: &AuthorizationRequest,
+    outcome: &Outcome,
+) -> HttpResponse {
     let issuer = env.state.settings.issuer.as_str();
     let params = parameters(outcome, request, issuer);
     let redirect_uri = &request.params.redirect_uri;
@@ -53,7 +61,12 @@ pub fn respond(env: &PageEnv<'_>, request: &AuthorizationRequest, outcome: &Outc
                 .map(|(name, value)| json!({ "name": name, "value": value }))
                 .collect();
             let data = json!({ "redirect_uri": redirect_uri, "fields": fields });
-            env.render("authorize/form_post.html", data, StatusCode::OK, &form_action)
+            env.render(
+                "authorize/form_post.html",
+                data,
+                StatusCode::OK,
+                &form_action,
+            )
         }
         mode => match location(redirect_uri, mode == "fragment", &params) {
             Some(loc) => headers::see_other(&loc, &form_action),
@@ -67,7 +80,11 @@ pub fn respond(env: &PageEnv<'_>, request: &AuthorizationRequest, outcome: &Outc
 
 /// The redirect URL: the parameters appended to the query (keeping any
 /// query the registered URI has, RFC 6749 §3.1.2) or put in the fragment.
-pub fn location(redirect_uri: &str, fragment: bool, params: &[(&'static str, String)]) -> Option<String> {
+pub fn location(
+    redirect_uri: &str,
+    fragment: bool,
+    params: &[(&'static str, String)],
+) -> Option<String> {
     let mut url = url::Url::parse(redirect_uri).ok()?;
     if fragment {
         let encoded = url::form_urlencoded::Serializer::new(String::new())

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use actix_web::{web, HttpRequest};
 use atauth_core::form::FormParams;
 use atauth_core::ids::RequestId;
-use atauth_core::store::{AccountStore, AuthorizationRequest, Device, DeviceStore, RequestStore, StoreError};
+use atauth_core::store::{
+    AccountStore, AuthorizationRequest, Device, DeviceStore, RequestStore, StoreError,
+};
 use atauth_core::ErrorCode;
 use atauth_store::Store;
 
@@ -52,7 +54,10 @@ where
 }
 
 /// The checks every use of a stored request repeats.
-pub fn check_request(request: Option<AuthorizationRequest>, now: i64) -> Result<AuthorizationRequest, PageError> {
+pub fn check_request(
+    request: Option<AuthorizationRequest>,
+    now: i64,
+) -> Result<AuthorizationRequest, PageError> {
     let r = request.ok_or(PageError::BadRequest("error.request_unknown"))?;
     if r.code_hash.is_some() {
         return Err(PageError::BadRequest("error.request_used"));
@@ -65,16 +70,27 @@ pub fn check_request(request: Option<AuthorizationRequest>, now: i64) -> Result<
 
 /// Resolve the request's client; a failure is the error page naming the
 /// rule that failed.
-pub async fn resolve_client(state: &AppState, client_id: &str) -> Result<Arc<ResolvedClient>, PageError> {
-    state.clients.resolve(client_id).await.map_err(|e| match e.error {
-        ErrorCode::ServerError => PageError::Server(e.detail.unwrap_or_default()),
-        _ => PageError::Client(e.error_description.unwrap_or_else(|| e.error.to_string())),
-    })
+pub async fn resolve_client(
+    state: &AppState,
+    client_id: &str,
+) -> Result<Arc<ResolvedClient>, PageError> {
+    state
+        .clients
+        .resolve(client_id)
+        .await
+        .map_err(|e| match e.error {
+            ErrorCode::ServerError => PageError::Server(e.detail.unwrap_or_default()),
+            _ => PageError::Client(e.error_description.unwrap_or_else(|| e.error.to_string())),
+        })
 }
 
 /// The language for a page: the request's `ui_locales`, then
 /// `Accept-Language`.
-pub fn language<'s>(state: &'s AppState, req: &HttpRequest, ui_locales: Option<&str>) -> &'s Messages {
+pub fn language<'s>(
+    state: &'s AppState,
+    req: &HttpRequest,
+    ui_locales: Option<&str>,
+) -> &'s Messages {
     let accept = req
         .headers()
         .get(actix_web::http::header::ACCEPT_LANGUAGE)
@@ -102,7 +118,7 @@ pub async fn load_post<'s>(
 ) -> Result<(Posted, &'s Messages), (PageError, &'s Messages)> {
     let fallback = language(state, req, None);
     if !csrf::same_origin(req, state.settings.issuer.as_str()) {
-        return Err((PageError::Forbidden, fallback));
+        return Err((PageError::Forbidden("error.csrf"), fallback));
     }
     let form = read_form(req, payload).await.map_err(|e| {
         let err = if e.status == 413 {
@@ -115,8 +131,11 @@ pub async fn load_post<'s>(
     let id = form
         .get("request_uri")
         .and_then(RequestId::from_request_uri);
-    let (Some(secret), Some(id)) = (device::secret_from(req), id) else {
-        return Err((PageError::Forbidden, fallback));
+    let Some(secret) = device::secret_from(req) else {
+        return Err((PageError::Forbidden("error.no_device"), fallback));
+    };
+    let Some(id) = id else {
+        return Err((PageError::Forbidden("error.csrf"), fallback));
     };
     let rid = id.as_str().to_string();
     let (device, request) = db(state, move |s| {
@@ -130,10 +149,14 @@ pub async fn load_post<'s>(
     .await
     .map_err(|e| (e, fallback))?;
     let Some(device) = device else {
-        return Err((PageError::Forbidden, fallback));
+        return Err((PageError::Forbidden("error.no_device"), fallback));
     };
-    if !state.ui.csrf.verify(&device.id, id.as_str(), form.get("csrf")) {
-        return Err((PageError::Forbidden, fallback));
+    if !state
+        .ui
+        .csrf
+        .verify(&device.id, id.as_str(), form.get("csrf"))
+    {
+        return Err((PageError::Forbidden("error.csrf"), fallback));
     }
     let request = check_request(request, now).map_err(|e| (e, fallback))?;
     let msgs = language(state, req, request.params.ui_locales.as_deref());

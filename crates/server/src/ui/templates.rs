@@ -43,7 +43,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "authorize/form_post.html",
         include_str!("../../../../templates/authorize/form_post.html"),
     ),
-    ("error.html", include_str!("../../../../templates/error.html")),
+    (
+        "error.html",
+        include_str!("../../../../templates/error.html"),
+    ),
 ];
 
 /// The compiled templates, or why they failed to compile (reported at start
@@ -121,6 +124,73 @@ mod tests {
     #[test]
     fn templates_compile() {
         Templates::new().check().unwrap();
+    }
+
+    /// Dotted identifiers after `m.` in templates, and quoted `"section.key"`
+    /// strings in the UI's Rust code.
+    fn used_keys() -> Vec<String> {
+        let mut keys = Vec::new();
+        let ident = |s: &str| -> String {
+            s.chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_' || *c == '.')
+                .collect::<String>()
+                .trim_end_matches('.')
+                .to_string()
+        };
+        for (_, text) in TEMPLATES {
+            for (i, _) in text.match_indices("m.") {
+                let before = text[..i].chars().last().unwrap_or(' ');
+                if !(before.is_ascii_alphanumeric() || before == '_' || before == '.') {
+                    keys.push(ident(&text[i + 2..]));
+                }
+            }
+        }
+        let sources = [
+            include_str!("pages.rs"),
+            include_str!("request.rs"),
+            include_str!("sign_in.rs"),
+            include_str!("consent.rs"),
+            include_str!("authorize.rs"),
+            include_str!("select.rs"),
+        ];
+        let sections = [
+            "error.", "sign_in.", "client.", "scope.", "consent.", "chooser.",
+        ];
+        for src in sources {
+            for part in src.split('"').skip(1).step_by(2) {
+                let template_name = part.ends_with(".html");
+                if sections.iter().any(|s| part.starts_with(s))
+                    && ident(part) == part
+                    && !template_name
+                {
+                    keys.push(part.to_string());
+                }
+            }
+        }
+        for token in [
+            "atproto",
+            "transition:generic",
+            "transition:chat.bsky",
+            "transition:email",
+        ] {
+            keys.push(atauth_core::scope::describe(token).unwrap().to_string());
+        }
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    #[test]
+    fn every_message_key_used_exists_in_every_language() {
+        let catalogue = i18n::Catalogue::load(&[]);
+        let keys = used_keys();
+        assert!(keys.len() > 30, "{keys:?}");
+        for lang in ["en", "fr"] {
+            let m = catalogue.messages(lang);
+            for key in &keys {
+                assert_ne!(m.get(key), key.as_str(), "{lang} lacks {key}");
+            }
+        }
     }
 
     #[test]

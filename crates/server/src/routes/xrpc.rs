@@ -1,0 +1,191 @@
+//! The XRPC endpoints atauth answers itself (atproto.com/specs/xrpc), the
+//! resource-server side of SPEC §8:
+//!
+//! - `GET /xrpc/com.atproto.server.getSession`: authenticated with a
+//!   DPoP-bound access token through [`AuthenticatedCaller`];
+//! - `GET /xrpc/com.atproto.server.describeServer`: public;
+//! - `GET /xrpc/com.atproto.identity.resolveHandle`: public, for this
+//!   server's accounts only (the handler lives in
+//!   [`dev_identity`](super::dev_identity)); mounted in every mode.
+//!
+//! Errors: authentication failures keep the OAuth shape (401/403 with
+//! `WWW-Authenticate: DPoP …`, the same code as JSON body, `DPoP-Nonce`;
+//! SPEC §8); anything else uses the XRPC shape
+//! `{"error":"InvalidRequest","message":"…"}`. Every authenticated answer
+//! carries `DPoP-Nonce` (SPEC §7). CORS comes from [`crate::cors`].
+
+use actix_web::http::header::{ALLOW, CACHE_CONTROL};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use atauth_core::store::AccountStore;
+use atauth_resource::challenge::invalid_token;
+use atauth_resource::{AuthError, AuthenticatedCaller, Permission, Verifier, VerifierProvider};
+use serde::Serialize;
+
+use super::dev_identity;
+use crate::state::AppState;
+
+/// `com.atproto.server.getSession`.
+pub const GET_SESSION: &str = "/xrpc/com.atproto.server.getSession";
+/// `com.atproto.server.describeServer`.
+pub const DESCRIBE_SERVER: &str = "/xrpc/com.atproto.server.describeServer";
+/// `com.atproto.identity.resolveHandle`.
+pub const RESOLVE_HANDLE: &str = "/xrpc/com.atproto.identity.resolveHandle";
+
+/// The extractor finds atauth's verifier in its state.
+impl VerifierProvider for AppState {
+    fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+}
+
+/// Register the XRPC routes. Registered before the development routes, so
+/// that this `resolveHandle` is the one that answers in every mode.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource(GET_SESSION)
+            .route(web::get().to(get_session))
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource(DESCRIBE_SERVER)
+            .route(web::get().to(describe_server))
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource(RESOLVE_HANDLE)
+            .route(web::get().to(dev_identity::resolve_handle))
+            .default_service(not_allowed("GET")),
+    );
+}
+
+/// An XRPC error body (atproto.com/specs/xrpc, "Error Responses"):
+/// `{"error": <name>, "message": <text>}`.
+pub fn xrpc_error(status: StatusCode, error: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "error": error, "message": message }))
+}
+
+/// 405 with `Allow` (SPEC §0), in the XRPC shape.
+fn not_allowed(allow: &'static str) -> actix_web::Route {
+    web::route().to(move || async move {
+        let mut resp = xrpc_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "InvalidRequest",
+            &format!("method not allowed on this endpoint; allowed: {allow}"),
+        );
+        resp.headers_mut().insert(
+            ALLOW,
+            actix_web::http::header::HeaderValue::from_static(allow),
+        );
+        resp
+    })
+}
+
+/// The `com.atproto.server.getSession` output. `email` only with a scope
+/// that grants it; `emailConfirmed` is left out: atauth does not track
+/// email confirmation.
+#[derive(Debug, Serialize)]
+struct SessionView {
+    did: String,
+    handle: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    active: bool,
+}
+
+/// `GET /xrpc/com.atproto.server.getSession`: who the token belongs to.
+/// Needs only the `atproto` scope; the email needs `transition:email` or
+/// `account:email` (atproto OAuth "Scopes", atproto.com/specs/permission).
+/// An account that is gone or disabled makes the token `invalid_token`.
+pub async fn get_session(
+    state: web::Data<AppState>,
+    auth: AuthenticatedCaller<AppState>,
+) -> Result<HttpResponse, AuthError> {
+    auth.require(&Permission::Atproto)?;
+    let store = state.store.clone();
+    let did = auth.caller.did.clone();
+    let account = match web::block(move || store.account_by_did(&did)).await {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "getSession: account lookup failed");
+            return Ok(internal_error(&auth));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "getSession: blocking task failed");
+            return Ok(internal_error(&auth));
+        }
+    };
+    let Some(account) = account.filter(|a| a.is_active()) else {
+        return Err(auth.refuse(invalid_token(
+            "the account of this access token no longer exists or is disabled",
+        )));
+    };
+    let email = if auth.caller.has(&Permission::ReadEmail) {
+        account.email
+    } else {
+        None
+    };
+    let view = SessionView {
+        did: account.did.to_string(),
+        handle: account.handle.as_str().to_string(),
+        email,
+        active: true,
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header(auth.nonce_header())
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(view))
+}
+
+/// 500 in the XRPC shape, with the nonce.
+fn internal_error(auth: &AuthenticatedCaller<AppState>) -> HttpResponse {
+    let mut resp = xrpc_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalServerError",
+        "Internal Server Error",
+    );
+    let (name, value) = auth.nonce_header();
+    resp.headers_mut().insert(name, value);
+    resp
+}
+
+/// `GET /xrpc/com.atproto.server.describeServer`: the lexicon requires
+/// `did` and `availableUserDomains`. atauth creates no accounts over XRPC,
+/// so no domains are offered and invite codes are "required".
+pub async fn describe_server(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "did": did_web(state.settings.issuer.as_str()),
+        "availableUserDomains": [],
+        "inviteCodeRequired": true,
+        "links": {},
+    }))
+}
+
+/// The did:web of an origin (w3c-ccg did:web "Create": the host, with a
+/// port percent-encoded as `%3A`).
+pub fn did_web(origin: &str) -> String {
+    let host = url::Url::parse(origin)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_string();
+            Some(match u.port() {
+                Some(p) => format!("{host}%3A{p}"),
+                None => host,
+            })
+        })
+        .unwrap_or_default();
+    format!("did:web:{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn did_web_encodes_the_port() {
+        assert_eq!(did_web("https://auth.example"), "did:web:auth.example");
+        assert_eq!(did_web("http://127.0.0.1:2583"), "did:web:127.0.0.1%3A2583");
+    }
+}
