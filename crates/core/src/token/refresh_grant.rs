@@ -149,13 +149,16 @@ pub fn refresh<S: SessionStore + ?Sized>(
 
     same_client(&session, caller)?;
     same_dpop_key(&session, caller)?;
-    same_client_key(&session, caller)?;
+    // Ended sessions go first, before the key comparison: a confidential
+    // client whose old key vanished from its metadata now signs with a new
+    // key, and that refresh must end the session rather than merely fail.
     if let Err(e) =
         not_expired(&session, now).and_then(|_| client_key_still_published(&session, current_keys))
     {
         store.delete_session(&session.id).map_err(store_err)?;
         return Err(e);
     }
+    same_client_key(&session, caller)?;
 
     let next = RefreshToken::generate();
     let refresh_secs = policy.refresh_secs(&session.client_auth);

@@ -444,3 +444,20 @@ fn accepts_dpop_key_other_than_the_client_key() {
     assert!(dpop_key_differs_from_client_key(&k1.auth, &jkt_a()).is_ok());
     assert!(dpop_key_differs_from_client_key(&ClientAuth::None, &jkt_a()).is_ok());
 }
+
+/// The realistic order of events: the client rotated its key, removed the
+/// old one from its metadata, and now authenticates with the new key. The
+/// refresh must end the session bound to the vanished key (atproto profile,
+/// "Confidential Client Authentication"), not merely refuse it.
+#[test]
+fn rejects_refresh_signed_with_new_key_after_old_key_vanished_and_ends_session() {
+    let (k1, k2) = (client_key("k1"), client_key("k2"));
+    let s = confidential_setup(&k1, &[&k1, &k2]);
+    let a = jkt_a();
+    let c = caller(&s.client, &k2.auth, &a);
+    assert_eq!(
+        code_of(run_as(&s, &c, &policy(), Some(&jwks(&[&k2])), &s.token, NOW + DAY)),
+        ErrorCode::InvalidGrant
+    );
+    assert!(!session_exists(&s), "the session bound to the vanished key is revoked");
+}
