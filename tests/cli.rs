@@ -411,3 +411,49 @@ fn client_check_names_the_mismatched_client_id_rule() {
         .collect();
     assert_eq!(failed, vec!["client_id.match"], "{report:#}");
 }
+
+#[test]
+fn production_account_create_checks_the_did_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        use std::io::Write;
+        let mut c = std::process::Command::new(bin());
+        c.arg("--data-dir").arg(dir.path()).args([
+            "account",
+            "create",
+            "--handle",
+            "gus.example.com",
+            "--did",
+            "did:web:gus.example.com",
+            "--password-stdin",
+        ]);
+        c.args(extra)
+            .env("ATAUTH_ISSUER", "https://auth.example.com")
+            .env("ATAUTH_FETCH__TIMEOUT_SECS", "2");
+        let mut child = c
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"correct horse battery")
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    // No outside network here: the DID cannot be resolved, so the account
+    // is refused, and the message names the way out.
+    let out = run(&[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("cannot resolve did:web:gus.example.com"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("--no-verify-did"));
+    let out = run(&["--no-verify-did"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

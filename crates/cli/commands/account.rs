@@ -1,11 +1,15 @@
 //! `atauth account create|list|disable|enable|delete|set-password`
 
 use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use atauth_core::identity::{AccountRef, Did, Handle};
 use atauth_core::password::hash_password;
 use atauth_core::store::{Account, AccountStore, StoreError};
+use atauth_server::fetch::{Fetch, FetchPolicy, SafeFetcher};
+use atauth_server::identity::{IdentityConfig, IdentityResolver};
 use atauth_store::Store;
 use clap::Subcommand;
 use rand::Rng;
@@ -30,6 +34,10 @@ pub enum AccountCommand {
         /// Read the password from standard input (required: passwords never go on the command line).
         #[arg(long)]
         password_stdin: bool,
+        /// Do not check that the DID document names this server as the
+        /// account's PDS (outside --dev the check is on by default).
+        #[arg(long)]
+        no_verify_did: bool,
     },
     /// List accounts.
     List {
@@ -73,6 +81,7 @@ pub fn run(global: &GlobalArgs, cmd: AccountCommand) -> anyhow::Result<()> {
             did,
             email,
             password_stdin,
+            no_verify_did,
         } => {
             let handle = Handle::parse(&handle).map_err(|e| anyhow!("invalid --handle: {e}"))?;
             let did = match did {
@@ -82,6 +91,9 @@ pub fn run(global: &GlobalArgs, cmd: AccountCommand) -> anyhow::Result<()> {
             };
             if let Some(e) = &email {
                 validate_email(e)?;
+            }
+            if !s.dev && !no_verify_did {
+                verify_did_document(&s, &did, &handle)?;
             }
             let password = read_password(password_stdin)?;
             let password_hash = hash_password(&password).map_err(|e| anyhow!("{e}"))?;
@@ -151,6 +163,54 @@ pub fn run(global: &GlobalArgs, cmd: AccountCommand) -> anyhow::Result<()> {
             store.set_password_hash(&a.did, &hash)?;
             println!("password changed for {} ({})", a.handle, a.did);
         }
+    }
+    Ok(())
+}
+
+/// atproto: the account's DID document must name this server as its PDS
+/// (`#atproto_pds`) and list the handle, or clients will never find their
+/// way here. Resolved through the configured PLC directory or did:web.
+fn verify_did_document(
+    s: &crate::config::Settings,
+    did: &Did,
+    handle: &Handle,
+) -> anyhow::Result<()> {
+    let expected = match (&s.pds_url, &s.issuer) {
+        (Some(p), _) => p.clone(),
+        (None, Some(i)) => i.to_string(),
+        (None, None) => bail!(
+            "cannot check the DID document: set issuer (or pds.url) in the configuration, or pass --no-verify-did"
+        ),
+    };
+    let policy = FetchPolicy {
+        timeout: Duration::from_secs(s.fetch.timeout_secs),
+        max_body_bytes: s.fetch.max_body_bytes,
+        allow_loopback: s.fetch.allow_loopback,
+        ..FetchPolicy::default()
+    };
+    let fetcher: Arc<dyn Fetch> =
+        Arc::new(SafeFetcher::new(policy).context("cannot set up the HTTP client")?);
+    let plc = url::Url::parse(&s.plc_directory_url).context("identity.plc_directory_url")?;
+    let resolver = IdentityResolver::new(
+        fetcher,
+        IdentityConfig {
+            plc_directory: plc,
+            ..IdentityConfig::default()
+        },
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let doc = rt.block_on(resolver.resolve_did(did)).map_err(|e| {
+        anyhow!("cannot resolve {did}: {e} (fix the DID document, or pass --no-verify-did)")
+    })?;
+    match doc.pds_endpoint() {
+        Some(pds) if pds.trim_end_matches('/') == expected => {}
+        Some(pds) => bail!("the DID document of {did} names {pds} as its PDS, not {expected}; update the DID document (or pass --no-verify-did)"),
+        None => bail!("the DID document of {did} has no #atproto_pds service; add one pointing at {expected} (or pass --no-verify-did)"),
+    }
+    if doc.handle().as_ref() != Some(handle) {
+        bail!("the DID document of {did} does not list at://{handle} in alsoKnownAs (or pass --no-verify-did)");
     }
     Ok(())
 }
