@@ -457,3 +457,246 @@ fn production_account_create_checks_the_did_document() {
     let out = run(&["--no-verify-did"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+// ------------------------------------------------- session and trust commands
+
+/// Store OAuth sessions (and the approvals behind them) directly.
+fn seed_sessions(env: &TestEnv, rows: &[(&str, &str, &str)]) {
+    use atauth_core::client::auth::ClientAuth;
+    use atauth_core::identity::Did;
+    use atauth_core::store::{AuthorizedClientStore, OAuthSession, SessionStore};
+    let store = env.store();
+    let t = crate::support::client::now();
+    for (i, (id, did, client)) in rows.iter().enumerate() {
+        let did = Did::parse(did).unwrap();
+        store
+            .create_session(&OAuthSession {
+                id: id.to_string(),
+                did: did.clone(),
+                client_id: client.to_string(),
+                client_auth: ClientAuth::None,
+                scope: "atproto transition:generic".into(),
+                dpop_jkt: "j".repeat(43),
+                request_id: format!("req-{id}"),
+                created_at: t - 100 + i as i64,
+                expires_at: t + 3600,
+                refresh_hash: Some(format!("hash-{id}")),
+                refresh_expires_at: Some(t + 3600),
+                previous_refresh_hash: None,
+                rotated_at: None,
+                last_used_at: t,
+            })
+            .unwrap();
+        store
+            .upsert_authorized_client(&did, client, "atproto", t)
+            .unwrap();
+    }
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(out.status.success(), "{:?} {}", out.status, stderr(out));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn session_ids(env: &TestEnv, filters: &[&str]) -> Vec<String> {
+    let mut args = vec!["session", "list", "--json"];
+    args.extend_from_slice(filters);
+    json_of(&env.run(&args, None))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// `atauth session list|revoke` and `atauth client trust add|remove|list`
+/// against whatever database `env` names.
+fn admin_commands(env: &TestEnv) {
+    const APP: &str = "https://app.example.com/client-metadata.json";
+    const OTHER: &str = "https://other.example.org/oauth/client.json";
+    let alice = env.create_account("alice.test", "correct horse battery");
+    let bob = env.create_account("bob.test", "correct horse battery");
+    seed_sessions(
+        env,
+        &[
+            ("ses-a1", &alice, APP),
+            ("ses-a2", &alice, OTHER),
+            ("ses-a3", &alice, APP),
+            ("ses-b1", &bob, APP),
+        ],
+    );
+
+    // list: newest first, filtered by account (handle or DID) and client.
+    assert_eq!(
+        session_ids(env, &[]),
+        ["ses-b1", "ses-a3", "ses-a2", "ses-a1"]
+    );
+    assert_eq!(
+        session_ids(env, &["--account", "alice.test"]),
+        ["ses-a3", "ses-a2", "ses-a1"]
+    );
+    assert_eq!(session_ids(env, &["--account", &bob]), ["ses-b1"]);
+    assert_eq!(
+        session_ids(env, &["--account", "alice.test", "--client", OTHER]),
+        ["ses-a2"]
+    );
+    let rows = json_of(&env.run(&["session", "list", "--json", "--client", OTHER], None));
+    assert_eq!(rows[0]["handle"], "alice.test");
+    assert_eq!(rows[0]["did"], alice.as_str());
+    assert_eq!(rows[0]["client_id"], OTHER);
+    assert_eq!(rows[0]["scope"], "atproto transition:generic");
+    assert!(rows[0]["expires_at"].as_str().unwrap().ends_with('Z'));
+    let human = env.run(&["session", "list"], None);
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("ses-a2  alice.test"), "{text}");
+    assert!(text.contains(&format!("client:    {OTHER}")), "{text}");
+    assert!(text.contains("4 session(s)"), "{text}");
+    let out = env.run(&["session", "list", "--account", "nobody.test"], None);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no account nobody.test"),
+        "{}",
+        stderr(&out)
+    );
+
+    // revoke one session by id.
+    let out = env.run(&["session", "revoke", "ses-a2"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("revoked session ses-a2"));
+    let out = env.run(&["session", "revoke", "ses-a2"], None);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no session ses-a2"),
+        "{}",
+        stderr(&out)
+    );
+
+    // revoke an account's sessions of one client: sessions and approval.
+    let out = env.run(
+        &[
+            "session",
+            "revoke",
+            "--account",
+            "alice.test",
+            "--client",
+            APP,
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(
+        json_of(&out),
+        serde_json::json!({ "revoked_sessions": 2, "forgotten_approvals": 1 })
+    );
+    assert_eq!(session_ids(env, &[]), ["ses-b1"]);
+    {
+        use atauth_core::store::AuthorizedClientStore;
+        let did = atauth_core::identity::Did::parse(&alice).unwrap();
+        let left: Vec<String> = env
+            .store()
+            .authorized_clients(&did)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.client_id)
+            .collect();
+        assert_eq!(left, [OTHER], "only APP's approval is forgotten");
+    }
+    // every session of an account.
+    let out = env.run(&["session", "revoke", "--account", "bob.test"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("revoked 1 session(s) for bob.test"));
+    assert!(session_ids(env, &[]).is_empty());
+    // --client needs --account; one target is required.
+    assert!(!env
+        .run(&["session", "revoke", "--client", APP], None)
+        .status
+        .success());
+    assert!(!env.run(&["session", "revoke"], None).status.success());
+
+    // client trust.
+    let list = |env: &TestEnv| json_of(&env.run(&["client", "trust", "list", "--json"], None));
+    assert_eq!(list(env), serde_json::json!([]));
+    let out = env.run(&["client", "trust", "add", APP], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env.run(&["client", "trust", "add", APP], None);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already trusted"));
+    for (bad, why) in [
+        ("https://APP.example.com/client-metadata.json", "canonical"),
+        ("http://app.example.com/client-metadata.json", "https"),
+        ("https://app.example.com:8443/client-metadata.json", "port"),
+        ("http://localhost", "loopback"),
+        ("not a url", "not a url"),
+    ] {
+        let out = env.run(&["client", "trust", "add", bad], None);
+        assert!(!out.status.success(), "{why}");
+        assert!(
+            stderr(&out).contains("client_id") || stderr(&out).contains("loopback"),
+            "{why}: {}",
+            stderr(&out)
+        );
+    }
+    let rows = list(env);
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert_eq!(rows[0]["client_id"], APP);
+    assert_eq!(rows[0]["source"], "database");
+    let out = env.run(&["client", "trust", "remove", APP], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env.run(&["client", "trust", "remove", APP], None);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("not a trusted client"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(list(env), serde_json::json!([]));
+}
+
+#[test]
+fn session_and_trust_commands_on_sqlite() {
+    admin_commands(&TestEnv::new());
+}
+
+/// The same commands on PostgreSQL, in a throwaway database made with
+/// `psql` from `ATAUTH_TEST_POSTGRES_URL`; SKIPPED without it.
+#[test]
+fn session_and_trust_commands_on_postgres() {
+    let Some(admin_url) = std::env::var("ATAUTH_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: ATAUTH_TEST_POSTGRES_URL not set (cli::session_and_trust_commands_on_postgres)"
+        );
+        return;
+    };
+    let psql = |sql: &str| {
+        let out = std::process::Command::new("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &admin_url, "-c", sql])
+            .output()
+            .expect("psql (PostgreSQL client) on PATH");
+        assert!(out.status.success(), "{sql}: {}", stderr(&out));
+    };
+    let name = format!("atauth_cli_{:016x}", rand::random::<u64>());
+    psql(&format!("CREATE DATABASE \"{name}\""));
+    /// Drops the database when the test ends, even if it panicked.
+    struct Cleanup(String, String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.1);
+            let _ = std::process::Command::new("psql")
+                .args(["-X", "-q", &self.0, "-c", &sql])
+                .output();
+        }
+    }
+    let _cleanup = Cleanup(admin_url.clone(), name.clone());
+    let mut url = url::Url::parse(&admin_url).expect("ATAUTH_TEST_POSTGRES_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    let env = TestEnv {
+        dir: tempfile::tempdir().unwrap(),
+        database_url: url.to_string(),
+    };
+    admin_commands(&env);
+}

@@ -9,10 +9,15 @@
 
 mod support;
 
+mod account;
 mod cli;
+mod confidential;
 mod dev_identity;
 mod documents;
 mod dpop;
+mod entryway;
 mod interop;
+mod interop_rust;
+mod introspect;
 mod par;
 mod token;

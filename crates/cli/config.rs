@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 use atauth_core::metadata::Issuer;
 use serde::Deserialize;
 
+mod deployment;
+
+pub use deployment::{DeploymentSettings, IntrospectionSection, Mode, ResourceSection, Role};
+
 /// Environment variables with this prefix override configuration keys:
 /// `ATAUTH_ISSUER`, `ATAUTH_FETCH__ALLOW_LOOPBACK` (`__` separates a
 /// section from its key). Variables starting with `ATAUTH_TEST_` belong to
@@ -47,6 +51,8 @@ pub struct RawConfig {
     pub log_format: LogFormat,
     /// HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
+    /// Which parts this process serves (`all`, `authorization`, `resource`).
+    pub role: Role,
     /// The resource server (PDS) this server issues tokens for.
     pub pds: PdsSection,
     /// Signing keys.
@@ -61,6 +67,10 @@ pub struct RawConfig {
     pub tokens: TokensSection,
     /// DPoP settings.
     pub dpop: DpopSection,
+    /// Token introspection (RFC 7662) for remote resource servers.
+    pub introspection: IntrospectionSection,
+    /// Role `resource`: the remote authorization server.
+    pub resource: ResourceSection,
 }
 
 /// `[tokens]`
@@ -80,6 +90,8 @@ pub struct TokensSection {
     /// Seconds during which a retried refresh with the replaced token still
     /// succeeds (lost responses); 0 disables.
     pub refresh_retry_grace_secs: i64,
+    /// `stateful` (resource servers check the session) or `stateless`.
+    pub mode: Mode,
 }
 
 impl Default for TokensSection {
@@ -92,6 +104,7 @@ impl Default for TokensSection {
             confidential_session_lifetime_secs: CONFIDENTIAL_SESSION_LIFETIME_SECS,
             confidential_refresh_lifetime_secs: CONFIDENTIAL_REFRESH_LIFETIME_SECS,
             refresh_retry_grace_secs: 10,
+            mode: Mode::Stateful,
         }
     }
 }
@@ -207,6 +220,7 @@ impl Default for RawConfig {
             database_url: None,
             log_format: LogFormat::Human,
             workers: None,
+            role: Role::All,
             pds: PdsSection::default(),
             keys: KeysSection::default(),
             fetch: FetchSection::default(),
@@ -214,6 +228,8 @@ impl Default for RawConfig {
             identity: IdentitySection::default(),
             tokens: TokensSection::default(),
             dpop: DpopSection::default(),
+            introspection: IntrospectionSection::default(),
+            resource: ResourceSection::default(),
         }
     }
 }
@@ -250,6 +266,8 @@ pub struct Overrides {
     pub issuer: Option<String>,
     /// `--log-format`
     pub log_format: Option<LogFormat>,
+    /// `--role`
+    pub role: Option<Role>,
 }
 
 /// Read the file (if any), apply the environment, then the flags.
@@ -292,6 +310,9 @@ pub fn load(
     }
     if let Some(f) = flags.log_format {
         raw.log_format = f;
+    }
+    if let Some(r) = flags.role {
+        raw.role = r;
     }
     Ok(raw)
 }
@@ -362,6 +383,8 @@ pub struct Settings {
     pub tokens: TokensSection,
     /// DPoP nonce secret, if shared.
     pub nonce_secret: Option<[u8; 32]>,
+    /// Role, token mode, introspection, remote authorization server.
+    pub deployment: DeploymentSettings,
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
@@ -386,6 +409,7 @@ impl std::fmt::Debug for Settings {
             .field("pds_url", &self.pds_url)
             .field("fetch", &self.fetch)
             .field("trusted_clients", &self.trusted_clients)
+            .field("deployment", &self.deployment)
             .finish_non_exhaustive()
     }
 }
@@ -394,6 +418,7 @@ impl RawConfig {
     /// Check every value. Administrative commands pass `require_issuer =
     /// false`: they never publish the issuer, so it may be absent.
     pub fn validate_for(self, require_issuer: bool) -> Result<Settings, ConfigError> {
+        let deployment = self.validate_deployment()?;
         let listen: SocketAddr = self.listen.parse().map_err(|_| {
             cfg_err(
                 "listen",
@@ -532,6 +557,7 @@ impl RawConfig {
                 .to_string(),
             tokens: self.tokens.clone(),
             nonce_secret,
+            deployment,
         })
     }
 }

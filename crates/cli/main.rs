@@ -54,9 +54,12 @@ enum Command {
     /// Manage the server's signing keys.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
-    /// Client tools (check a client's metadata against every rule).
+    /// Client tools (check a client's metadata against every rule; trusted clients).
     #[command(subcommand)]
     Client(commands::client::ClientCommand),
+    /// OAuth sessions: list and revoke.
+    #[command(subcommand)]
+    Session(commands::session::SessionCommand),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Command::Migrate => commands::migrate(&cli.global),
         Command::Account(cmd) => commands::account::run(&cli.global, cmd),
         Command::Keys(cmd) => commands::keys::run(&cli.global, cmd),
+        Command::Session(cmd) => commands::session::run(&cli.global, cmd),
         Command::Client(cmd) => match commands::client::run(&cli.global, cmd) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,

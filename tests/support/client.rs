@@ -209,3 +209,182 @@ pub async fn read(r: reqwest::Response) -> Reply {
 pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+// ---------------------------------------------------------------------------
+// Confidential clients (`private_key_jwt`)
+// ---------------------------------------------------------------------------
+
+/// `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+impl DpopKey {
+    /// The DPoP key of a PKCS#8 private key.
+    pub fn from_pkcs8(der: &[u8]) -> DpopKey {
+        let key = Es256SigningKey::from_pkcs8(der).unwrap();
+        let jwk = ec_public_jwk(key.public_key(), None);
+        let jkt = ec_thumbprint(key.public_key().x(), key.public_key().y());
+        DpopKey { key, jwk, jkt }
+    }
+}
+
+/// A confidential client's signing key: an ES256 key and its `kid`.
+pub struct ClientKey {
+    pub kid: String,
+    pub key: DpopKey,
+    pkcs8: Vec<u8>,
+}
+
+impl ClientKey {
+    pub fn generate(kid: &str) -> ClientKey {
+        let pkcs8 = Es256SigningKey::generate_pkcs8().unwrap();
+        ClientKey {
+            kid: kid.to_string(),
+            key: DpopKey::from_pkcs8(&pkcs8),
+            pkcs8,
+        }
+    }
+
+    /// The same private key used as a DPoP key (which the server must refuse).
+    pub fn as_dpop_key(&self) -> DpopKey {
+        DpopKey::from_pkcs8(&self.pkcs8)
+    }
+
+    /// The public JWK as published in the client's `jwks`.
+    pub fn public_jwk(&self) -> Value {
+        let mut jwk = ec_public_jwk(self.key.key.public_key(), Some(&self.kid));
+        jwk["alg"] = json!("ES256");
+        jwk["use"] = json!("sig");
+        jwk
+    }
+
+    /// The key's RFC 7638 thumbprint.
+    pub fn jkt(&self) -> &str {
+        &self.key.jkt
+    }
+
+    /// An assertion with exactly these claims (header `alg` ES256, `kid`).
+    pub fn sign_claims(&self, claims: &Value) -> String {
+        self.key
+            .sign(&json!({"alg": "ES256", "kid": self.kid}), claims)
+    }
+
+    /// The standard claims: `iss = sub = client_id`, `aud`, a fresh `jti`, `iat`.
+    pub fn claims(client_id: &str, aud: &str) -> Value {
+        json!({
+            "iss": client_id,
+            "sub": client_id,
+            "aud": aud,
+            "jti": random_b64(16),
+            "iat": now(),
+        })
+    }
+
+    /// A fresh assertion for `client_id` addressed to `aud`.
+    pub fn assertion(&self, client_id: &str, aud: &str) -> String {
+        self.sign_claims(&Self::claims(client_id, aud))
+    }
+}
+
+/// `form` plus `client_assertion_type` and `client_assertion`.
+pub fn with_assertion<'a>(
+    form: &[(&'a str, &'a str)],
+    assertion: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    let mut v = form.to_vec();
+    v.push(("client_assertion_type", JWT_BEARER));
+    v.push(("client_assertion", assertion));
+    v
+}
+
+/// A client metadata document served on a loopback port (`--dev` servers
+/// accept `http://127.0.0.1:<port>/<path>` client_ids). The document can be
+/// swapped at any time; each GET gets the current one, `application/json`,
+/// without `Cache-Control` (so the server's default cache lifetime applies).
+pub struct DocumentHost {
+    /// `http://127.0.0.1:PORT`
+    pub origin: String,
+    /// The document's URL: the client_id.
+    pub url: String,
+    doc: std::sync::Arc<Mutex<String>>,
+    fetches: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl DocumentHost {
+    /// Serve on 127.0.0.1 with a free port, at `path` (starting with `/`).
+    /// Other paths answer 404. Runs on its own thread, so it serves while
+    /// the test blocks.
+    pub fn start(path: &str) -> DocumentHost {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind document host");
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let doc = std::sync::Arc::new(Mutex::new(String::from("{}")));
+        let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (served, count, want) = (doc.clone(), fetches.clone(), path.to_string());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let (served, count, want) = (served.clone(), count.clone(), want.clone());
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&buf);
+                    let target = head.split_whitespace().nth(1).unwrap_or("");
+                    let (status, body) = if target == want {
+                        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        ("200 OK", served.lock().unwrap().clone())
+                    } else {
+                        ("404 Not Found", String::from("{}"))
+                    };
+                    let reply = format!(
+                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(reply.as_bytes());
+                    let _ = stream.flush();
+                });
+            }
+        });
+        DocumentHost {
+            url: format!("{origin}{path}"),
+            origin,
+            doc,
+            fetches,
+        }
+    }
+
+    /// Serve `doc` from now on.
+    pub fn publish(&self, doc: &Value) {
+        *self.doc.lock().unwrap() = doc.to_string();
+    }
+
+    /// How many times the document has been fetched.
+    pub fn fetches(&self) -> usize {
+        self.fetches.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl TestClient {
+    /// A confidential client named by `client_id` (the URL of a hosted
+    /// document); it signs its assertions with a [`ClientKey`] per request.
+    pub fn confidential(server: &Server, client_id: &str) -> TestClient {
+        TestClient {
+            client_id: client_id.to_string(),
+            issuer: server.issuer.clone(),
+            addr: server.addr.clone(),
+            dpop: DpopKey::generate(),
+            nonce: Mutex::new(None),
+        }
+    }
+
+    /// A fresh assertion by `key` for this client, `aud` = the issuer.
+    pub fn assertion(&self, key: &ClientKey) -> String {
+        key.assertion(&self.client_id, &self.issuer)
+    }
+}

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod flow;
+pub mod pages;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

@@ -4,6 +4,7 @@ pub mod account;
 pub mod client;
 pub mod keys;
 pub mod serve;
+pub mod session;
 
 use anyhow::Context;
 use atauth_store::Store;

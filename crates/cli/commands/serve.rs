@@ -5,7 +5,10 @@ use std::net::TcpListener;
 use anyhow::Context;
 use atauth_core::keys::{generate_stored_key, Keyset};
 use atauth_core::store::{KeyStore, StoreError};
-use atauth_server::{build_server, spawn_key_reloader, AppState, ServerSettings};
+use atauth_server::{
+    build_server, spawn_key_reloader, AppState, Deployment, RemoteAuthorization, RemoteKeysPolicy,
+    Role, ServerSettings,
+};
 use atauth_store::Store;
 use clap::Args;
 
@@ -13,12 +16,12 @@ use std::time::Duration;
 
 use atauth_core::client::auth::AssertionPolicy;
 use atauth_core::metadata::Issuer;
-use atauth_core::token::TokenPolicy;
+use atauth_core::token::{TokenMode, TokenPolicy};
 use atauth_server::clients::ClientResolverConfig;
 use atauth_server::fetch::{CacheBounds, FetchPolicy};
 use atauth_server::identity::IdentityConfig;
 
-use crate::config::{Overrides, Settings};
+use crate::config::{self, Overrides, Settings};
 use crate::GlobalArgs;
 
 /// Flags of `atauth serve`.
@@ -28,9 +31,14 @@ pub struct ServeArgs {
     /// is printed on standard output).
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
-    /// Issuer origin, e.g. https://auth.example.com.
+    /// Issuer origin, e.g. https://auth.example.com (role resource: this
+    /// server's own public origin).
     #[arg(long, value_name = "URL")]
     issuer: Option<String>,
+    /// Which parts to serve: all (default), authorization (an entryway's
+    /// authorization server), resource (a PDS-side instance).
+    #[arg(long, value_enum)]
+    role: Option<config::Role>,
 }
 
 /// Run the server until it is stopped (SIGINT/SIGTERM stop it gracefully).
@@ -40,6 +48,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
         Overrides {
             listen: args.listen.clone(),
             issuer: args.issuer.clone(),
+            role: args.role,
             ..Default::default()
         },
     )?;
@@ -50,25 +59,67 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
         tracing::warn!("fetch.allow_loopback is on: client metadata may be fetched from this machine; use only for tests");
     }
     let store = super::open_store(&s)?;
-    let keyset = load_or_create_keys(&store)?;
+    let deployment = deployment(&s);
+    let keyset = if deployment.role.serves_authorization() {
+        load_or_create_keys(&store)?
+    } else {
+        // Role resource signs nothing: tokens are verified with the remote
+        // authorization server's keys. The state still holds a keyset; this
+        // one lives in memory only, is never published and never signs.
+        let key = generate_stored_key(now()).context("cannot generate a key")?;
+        Keyset::from_stored(&[key]).context("cannot load a generated key")?
+    };
     let listener =
         TcpListener::bind(s.listen).with_context(|| format!("cannot listen on {}", s.listen))?;
     let addr = listener.local_addr()?;
     let issuer = s.issuer_for_port(addr.port())?;
+    // The PDS origin: the tokens' `aud` (authorization roles), or this
+    // server's own origin and expected `aud` (role resource).
     let resource = s.pds_url.clone().unwrap_or_else(|| issuer.to_string());
     let settings = server_settings(&s, issuer.clone(), resource)?;
-    tracing::info!(
-        issuer = %issuer,
-        listen = %addr,
-        database = store.backend_name(),
-        signing_kid = %keyset.current().kid,
-        "starting atauth"
-    );
-    let state =
-        AppState::new(settings, store, keyset).context("cannot set up the outbound HTTP client")?;
+    let role = deployment.role;
+    match &deployment.remote {
+        Some(r) => tracing::info!(
+            origin = %settings.resource,
+            authorization_server = %r.issuer,
+            listen = %addr,
+            database = store.backend_name(),
+            mode = ?deployment.token_mode,
+            "starting atauth as a resource server"
+        ),
+        None => tracing::info!(
+            issuer = %issuer,
+            role = ?role,
+            listen = %addr,
+            database = store.backend_name(),
+            signing_kid = %keyset.current().kid,
+            mode = ?deployment.token_mode,
+            introspection = deployment.introspection.is_some(),
+            "starting atauth"
+        ),
+    }
+    if role == Role::Authorization && s.pds_url.is_none() {
+        tracing::warn!("role authorization without [pds] url: tokens name this host as their audience, which serves no resource routes; set [pds] url to the PDS origin");
+    }
+    if deployment.token_mode == TokenMode::Stateless && role.serves_resource() {
+        tracing::warn!(
+            exposure_secs = s.tokens.access_token_lifetime_secs,
+            "stateless mode: a revoked session's access tokens are accepted until they expire"
+        );
+    }
+    let state = AppState::for_deployment(settings, deployment, store, keyset)
+        .context("cannot set up the outbound HTTP client")?;
     let workers = s.workers;
     actix_web::rt::System::new().block_on(async move {
-        spawn_key_reloader(state.clone());
+        if role.serves_authorization() {
+            spawn_key_reloader(state.clone());
+        }
+        if let Some(keys) = state.remote_keys.clone() {
+            // Best effort: the first request fetches again if this fails.
+            actix_web::rt::spawn(async move {
+                keys.refresh().await;
+            });
+        }
         let server = build_server(state, listener, workers)?;
         println!("atauth listening on http://{addr} issuer {issuer}");
         server.await
@@ -117,6 +168,7 @@ fn server_settings(
             metadata_cache: bounds,
             jwks_cache: bounds,
             trusted: s.trusted_clients.iter().cloned().collect(),
+            allow_loopback_http_documents: s.dev,
             ..ClientResolverConfig::default()
         },
         identity: IdentityConfig {
@@ -127,6 +179,28 @@ fn server_settings(
         assertion: AssertionPolicy::default(),
         nonce_secret: s.nonce_secret,
     })
+}
+
+/// Cut the deployment (role, token mode, introspection, remote
+/// authorization server) from the validated configuration.
+fn deployment(s: &Settings) -> Deployment {
+    let d = &s.deployment;
+    Deployment {
+        role: match d.role {
+            config::Role::All => Role::All,
+            config::Role::Authorization => Role::Authorization,
+            config::Role::Resource => Role::Resource,
+        },
+        token_mode: d.token_mode,
+        introspection: d.introspection.clone(),
+        remote: d.remote.as_ref().map(|r| RemoteAuthorization {
+            issuer: r.authorization_server.clone(),
+            jwks_url: r.jwks_url.clone(),
+            keys_policy: RemoteKeysPolicy::default(),
+            introspection: r.introspection.clone(),
+            introspection_cache_secs: r.introspection_cache_secs,
+        }),
+    }
 }
 
 /// Load the signing keys; on a fresh store create the first one. An

@@ -115,11 +115,52 @@ pub fn verify_with(key: &Es256PublicKey, jws: &CompactJws<'_>) -> Result<(), Jwt
     }
 }
 
+/// Public keys that verify the server's JWS signatures, found by `kid`.
+///
+/// Implemented by the server's own [`Keyset`] (which also holds the private
+/// halves) and by [`PublicKeyset`](crate::keys::PublicKeyset), a set parsed
+/// from a published JWKS: a resource server on another host verifies
+/// tokens with the latter (SPEC §2, entryway deployments).
+pub trait VerifyingKeys {
+    /// The public key with this `kid`, if the set holds it.
+    fn key(&self, kid: &str) -> Option<&Es256PublicKey>;
+}
+
+impl VerifyingKeys for Keyset {
+    fn key(&self, kid: &str) -> Option<&Es256PublicKey> {
+        self.by_kid(kid).map(|k| k.public())
+    }
+}
+
+/// The `kid` of a compact JWS's header, read without verifying anything:
+/// a resource server uses it to decide whether its copy of the issuer's
+/// keys is stale before verifying. `None` for anything malformed.
+pub fn peek_kid(token: &str) -> Option<String> {
+    if token.len() > MAX_JWT_LEN {
+        return None;
+    }
+    let header = token.split('.').next()?;
+    let bytes = B64.decode(header).ok()?;
+    let header: JoseHeader = serde_json::from_slice(&bytes).ok()?;
+    header.kid
+}
+
 /// Verify a token signed by one of the keyset's keys, with the expected
 /// `typ`, and decode its claims. Claim checks (`exp`, `iss`, `aud`) are the
 /// caller's: they depend on the token kind.
 pub fn verify<C: DeserializeOwned>(
     keyset: &Keyset,
+    token: &str,
+    expected_typ: &str,
+) -> Result<(JoseHeader, C), JwtError> {
+    verify_with_keys(keyset, token, expected_typ)
+}
+
+/// [`verify`] with any set of public keys (RFC 7515 §5.2): ES256 only, the
+/// expected `typ`, the key named by `kid` taken from `keys`, the signature
+/// checked before the claims are decoded.
+pub fn verify_with_keys<C: DeserializeOwned, K: VerifyingKeys + ?Sized>(
+    keys: &K,
     token: &str,
     expected_typ: &str,
 ) -> Result<(JoseHeader, C), JwtError> {
@@ -139,9 +180,9 @@ pub fn verify<C: DeserializeOwned>(
     let key = header
         .kid
         .as_deref()
-        .and_then(|k| keyset.by_kid(k))
+        .and_then(|k| keys.key(k))
         .ok_or(JwtError::UnknownKey)?;
-    verify_with(key.public(), &jws)?;
+    verify_with(key, &jws)?;
     let claims = serde_json::from_slice(&jws.payload_json)
         .map_err(|_| JwtError::Malformed("claims are not the expected JSON"))?;
     Ok((header, claims))
@@ -202,6 +243,23 @@ mod tests {
             verify::<Value>(&ks, &"a".repeat(9000), "at+jwt"),
             Err(JwtError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn public_keyset_from_the_jwks_verifies_and_peek_reads_the_kid() {
+        let ks = Keyset::from_stored(&[generate_stored_key(1).unwrap()]).unwrap();
+        let public = crate::keys::PublicKeyset::from_jwks(&ks.jwks()).unwrap();
+        let t = sign(&ks, "at+jwt", &json!({"sub":"did:plc:x"})).unwrap();
+        let (_, c): (JoseHeader, Value) = verify_with_keys(&public, &t, "at+jwt").unwrap();
+        assert_eq!(c["sub"], "did:plc:x");
+        assert_eq!(peek_kid(&t).as_deref(), Some(ks.current().kid.as_str()));
+        assert_eq!(peek_kid("not a jwt"), None);
+        let other = Keyset::from_stored(&[generate_stored_key(1).unwrap()]).unwrap();
+        let other_public = crate::keys::PublicKeyset::from_jwks(&other.jwks()).unwrap();
+        assert_eq!(
+            verify_with_keys::<Value, _>(&other_public, &t, "at+jwt").unwrap_err(),
+            JwtError::UnknownKey
+        );
     }
 
     #[test]

@@ -235,6 +235,13 @@ impl<P: VerifierProvider + ?Sized> FromRequest for AuthenticatedCaller<P> {
             let now = provider.verifier().now();
             let parts = owned_parts(&req, provider.verifier())
                 .map_err(|e| AuthError(provider.verifier().refuse(e, now)))?;
+            // Network first (a remote key source may fetch the issuer's
+            // keys), then the local checks, then the remote session check.
+            provider
+                .verifier()
+                .prepare(parts.authorization.as_deref())
+                .await;
+            let authorization = parts.authorization.clone();
             // The replay store and the session check may hit a database.
             let blocking = provider.clone();
             let outcome = web::block(move || {
@@ -246,10 +253,22 @@ impl<P: VerifierProvider + ?Sized> FromRequest for AuthenticatedCaller<P> {
                     authorization: parts.authorization.as_deref(),
                     dpop_headers: &dpop,
                 };
-                v.verify(&input, now)
+                v.verify_local(&input, now)
             })
             .await
             .unwrap_or_else(|e| Err(OAuthError::server_error(format!("blocking task: {e}"))));
+            let outcome = match outcome {
+                Ok(caller) => {
+                    let token = crate::verifier::dpop_credentials(authorization.as_deref())
+                        .unwrap_or_default();
+                    provider
+                        .verifier()
+                        .confirm(token, &caller, now)
+                        .await
+                        .map(|()| caller)
+                }
+                Err(e) => Err(e),
+            };
             match outcome {
                 Ok(caller) => Ok(AuthenticatedCaller {
                     caller,

@@ -25,6 +25,8 @@ pub struct Caller {
     pub scope: Scope,
     /// The OAuth session (`sid`).
     pub session_id: String,
+    /// The access token's id (`jti`).
+    pub token_id: String,
     /// When the token expires (`exp`), Unix seconds.
     pub token_exp: i64,
 }
@@ -202,6 +204,7 @@ mod tests {
             client_id: "https://app.example/client-metadata.json".into(),
             scope: Scope::parse(scope).unwrap(),
             session_id: "ses-1".into(),
+            token_id: "jti-1".into(),
             token_exp: 0,
         }
     }

@@ -7,27 +7,49 @@
 //! changes on rotation, so the verifier asks a [`KeySource`] on every call
 //! and never keeps a copy of its own.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 
+use atauth_core::jwt::VerifyingKeys;
 use atauth_core::keys::Keyset;
 
-/// The issuer's current keyset, asked for on every verification.
+/// A boxed, sendable future (the ports here are object-safe traits).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The issuer's public keys as a verifier sees them: the server's own
+/// [`Keyset`] or a [`PublicKeyset`](atauth_core::keys::PublicKeyset)
+/// parsed from its JWKS.
+pub type IssuerKeys = Arc<dyn VerifyingKeys + Send + Sync>;
+
+/// The issuer's current keys, asked for on every verification.
 ///
 /// - atauth itself passes its live keyset ([`LiveKeyset`], replaced when the
 ///   keys are reloaded after `atauth keys rotate`).
-/// - A PDS behind a remote atauth (entryway mode) will plug in a set built
-///   from the JWKS it fetches from the authorization server. Note:
-///   [`atauth_core::jwt::verify`] takes a [`Keyset`], which holds private
-///   keys; a public-only key set needs a core change first (see the crate
-///   documentation, "Remote mode").
+/// - A PDS behind a remote atauth (entryway mode) passes
+///   [`RemoteKeys`](crate::RemoteKeys), fed from the JWKS it fetches from
+///   the authorization server and refreshed when a token names an unknown
+///   `kid`.
 pub trait KeySource: Send + Sync {
     /// The keys that verify tokens now. Cheap: an `Arc` clone.
-    fn keyset(&self) -> Arc<Keyset>;
+    fn keys(&self) -> IssuerKeys;
+
+    /// Called before a verification with the `kid` the token names, from
+    /// async code: a source whose keys live elsewhere fetches them here
+    /// (verification itself is synchronous). The default does nothing.
+    fn prepare<'a>(&'a self, kid: &'a str) -> BoxFuture<'a, ()> {
+        let _ = kid;
+        Box::pin(std::future::ready(()))
+    }
 }
 
 impl<K: KeySource + ?Sized> KeySource for Arc<K> {
-    fn keyset(&self) -> Arc<Keyset> {
-        (**self).keyset()
+    fn keys(&self) -> IssuerKeys {
+        (**self).keys()
+    }
+
+    fn prepare<'a>(&'a self, kid: &'a str) -> BoxFuture<'a, ()> {
+        (**self).prepare(kid)
     }
 }
 
@@ -68,7 +90,7 @@ impl LiveKeyset {
 }
 
 impl KeySource for LiveKeyset {
-    fn keyset(&self) -> Arc<Keyset> {
+    fn keys(&self) -> IssuerKeys {
         self.current()
     }
 }

@@ -14,22 +14,33 @@
 //! - [`actix`] wraps it in an extractor, [`AuthenticatedCaller`].
 //!
 //! Ports: [`KeySource`] (the issuer's keys), core's
-//! [`ReplayStore`](atauth_core::replay::ReplayStore) (proof `jti`s) and
-//! [`SessionCheck`] (stateful mode).
+//! [`ReplayStore`](atauth_core::replay::ReplayStore) (proof `jti`s),
+//! [`SessionCheck`] (stateful mode, sessions in the same database) and
+//! [`TokenCheck`] (stateful mode, sessions on another host).
 //!
-//! # Remote mode (entryway), not done yet
-//! A PDS whose authorization server runs elsewhere needs two more ports:
-//! a [`KeySource`] fed from the AS's JWKS (fetched and refreshed on an
-//! unknown `kid`), which needs core's `jwt::verify` to accept public-only
-//! keys, and a [`SessionCheck`] answered by token introspection (RFC 7662)
-//! or left out (stateless mode: revocation then takes effect when the
-//! token expires). The nonce secret must be shared with the AS when both
-//! answer on one origin.
+//! # Remote mode (entryway)
+//! A PDS whose authorization server runs elsewhere (SPEC §2) plugs in:
+//! - [`RemoteKeys`] as the [`KeySource`]: the AS's JWKS, fetched through a
+//!   [`JwksFetch`] the PDS provides, refreshed when a token names an
+//!   unknown `kid` (rate-limited) and when the copy grows old;
+//! - [`IntrospectionCheck`] as the [`TokenCheck`]: RFC 7662 introspection
+//!   at the AS through an [`Introspect`] client, answers cached briefly; or
+//!   no check at all (stateless: a revocation then takes effect when the
+//!   token expires, at most the access-token lifetime later);
+//! - the AS's nonce secret, when clients should reuse one nonce for both
+//!   (SPEC §7), or a secret of its own (clients then retry once per
+//!   origin).
+//!
+//! The network steps are async ([`Verifier::prepare`],
+//! [`Verifier::confirm`]); [`Verifier::authenticate`] and the actix
+//! extractor run them around the synchronous [`Verifier::verify`].
 
 pub mod actix;
 pub mod caller;
 pub mod challenge;
+pub mod introspection;
 pub mod keys;
+pub mod remote_keys;
 pub mod session;
 pub mod verifier;
 
@@ -38,6 +49,8 @@ mod tests;
 
 pub use actix::{error_response, nonce_header, AuthError, AuthenticatedCaller, VerifierProvider};
 pub use caller::{Caller, Permission};
-pub use keys::{KeySource, LiveKeyset};
+pub use introspection::{Introspect, IntrospectionCheck, TokenCheck};
+pub use keys::{BoxFuture, IssuerKeys, KeySource, LiveKeyset};
+pub use remote_keys::{JwksFetch, RemoteKeys, RemoteKeysPolicy};
 pub use session::{SessionCheck, StoreSessionCheck};
 pub use verifier::{Clock, RequestParts, Verifier};

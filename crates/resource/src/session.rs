@@ -10,8 +10,10 @@ use atauth_core::store::{SessionStore, StoreError};
 /// Whether an OAuth session is still alive.
 ///
 /// - atauth answers from its own store ([`StoreSessionCheck`]).
-/// - A PDS behind a remote atauth (entryway mode) will answer through
-///   token introspection (RFC 7662) at the authorization server.
+/// - A PDS behind a remote atauth (entryway mode) has no sessions table;
+///   it uses a [`TokenCheck`](crate::TokenCheck) instead
+///   ([`IntrospectionCheck`](crate::IntrospectionCheck): RFC 7662 at the
+///   authorization server).
 pub trait SessionCheck: Send + Sync {
     /// `Ok(true)` while the session `sid` exists and has not ended at
     /// `now`; `Ok(false)` once it is revoked, deleted or expired. `Err` is

@@ -15,6 +15,7 @@ use atauth_core::OAuthError;
 
 use crate::caller::Caller;
 use crate::challenge::{invalid_token, missing_credentials, with_nonce};
+use crate::introspection::TokenCheck;
 use crate::keys::KeySource;
 use crate::session::SessionCheck;
 
@@ -68,6 +69,7 @@ pub struct Verifier {
     nonces: Nonces,
     replay: Arc<dyn ReplayStore + Send + Sync>,
     sessions: Option<Arc<dyn SessionCheck>>,
+    remote: Option<Arc<dyn TokenCheck>>,
     policy: DpopPolicy,
     clock: Clock,
 }
@@ -77,7 +79,7 @@ impl std::fmt::Debug for Verifier {
         f.debug_struct("Verifier")
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
-            .field("stateful", &self.sessions.is_some())
+            .field("stateful", &self.is_stateful())
             .finish_non_exhaustive()
     }
 }
@@ -108,6 +110,7 @@ impl Verifier {
             nonces,
             replay,
             sessions: None,
+            remote: None,
             policy: DpopPolicy::resource_server(),
             clock: Arc::new(system_clock),
         }
@@ -117,6 +120,23 @@ impl Verifier {
     pub fn with_session_check(mut self, sessions: Arc<dyn SessionCheck>) -> Self {
         self.sessions = Some(sessions);
         self
+    }
+
+    /// Stateful mode when the sessions live on another host: after the
+    /// local checks, ask `check` (introspection at the authorization
+    /// server, [`IntrospectionCheck`](crate::IntrospectionCheck)). This
+    /// step is async: [`Verifier::authenticate`] and the actix extractor
+    /// run it; [`Verifier::verify`] alone does not.
+    pub fn with_token_check(mut self, check: Arc<dyn TokenCheck>) -> Self {
+        self.remote = Some(check);
+        self
+    }
+
+    /// Whether revoked sessions are refused at once (a session check or a
+    /// token check is configured); otherwise a token is honoured until it
+    /// expires.
+    pub fn is_stateful(&self) -> bool {
+        self.sessions.is_some() || self.remote.is_some()
     }
 
     /// Replace the clock (tests pin "now").
@@ -157,8 +177,78 @@ impl Verifier {
     /// the DPoP proof, the access token, its key binding, and in stateful
     /// mode its session. Every error carries `WWW-Authenticate: DPoP …`
     /// (except `server_error`) and a `DPoP-Nonce`.
+    ///
+    /// A verifier with a token check ([`Verifier::with_token_check`]) needs
+    /// the network and refuses here (`server_error`): use
+    /// [`Verifier::authenticate`] or the actix extractor, so that the
+    /// session check cannot be skipped by mistake.
     pub fn verify(&self, req: &RequestParts<'_>, now: i64) -> Result<Caller, OAuthError> {
+        if self.remote.is_some() {
+            return Err(self.refuse(
+                OAuthError::server_error(
+                    "Verifier::verify cannot run the remote token check: call authenticate",
+                ),
+                now,
+            ));
+        }
+        self.verify_local(req, now)
+    }
+
+    /// [`Verifier::verify`] without the remote token check, which the
+    /// caller runs afterwards with [`Verifier::confirm`].
+    pub(crate) fn verify_local(
+        &self,
+        req: &RequestParts<'_>,
+        now: i64,
+    ) -> Result<Caller, OAuthError> {
         self.run_checks(req, now).map_err(|e| self.refuse(e, now))
+    }
+
+    /// Everything, for async callers: [`Verifier::prepare`], then the
+    /// checks of [`Verifier::verify`] (inline: with a database-backed replay store,
+    /// prefer running it on a blocking thread as the actix extractor does),
+    /// then [`Verifier::confirm`].
+    pub async fn authenticate(
+        &self,
+        req: &RequestParts<'_>,
+        now: i64,
+    ) -> Result<Caller, OAuthError> {
+        self.prepare(req.authorization).await;
+        let caller = self.verify_local(req, now)?;
+        let token = dpop_credentials(req.authorization).map_err(|e| self.refuse(e, now))?;
+        self.confirm(token, &caller, now).await?;
+        Ok(caller)
+    }
+
+    /// The network step before [`Verifier::verify`]: let the key source
+    /// fetch the issuer's keys if the token names a `kid` it does not hold
+    /// (entryway mode). Never fails: a key still unknown afterwards makes
+    /// `verify` refuse the token.
+    pub async fn prepare(&self, authorization: Option<&str>) {
+        let kid = dpop_credentials(authorization).ok().and_then(jwt::peek_kid);
+        if let Some(kid) = kid {
+            self.keys.prepare(&kid).await;
+        }
+    }
+
+    /// The network step after [`Verifier::verify`]: with a token check
+    /// configured ([`Verifier::with_token_check`]), refuse a token whose
+    /// session the authorization server says is gone (401 `invalid_token`);
+    /// a failure to ask is `server_error`. Errors carry `DPoP-Nonce`.
+    pub async fn confirm(&self, token: &str, caller: &Caller, now: i64) -> Result<(), OAuthError> {
+        let Some(remote) = &self.remote else {
+            return Ok(());
+        };
+        let outcome = match remote.token_active(token, caller, now).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(invalid_token(
+                "the OAuth session of this access token was revoked or has ended (SPEC section 8)",
+            )),
+            Err(e) => Err(OAuthError::server_error(format!(
+                "token introspection: {e}"
+            ))),
+        };
+        outcome.map_err(|e| self.refuse(e, now))
     }
 
     fn run_checks(&self, req: &RequestParts<'_>, now: i64) -> Result<Caller, OAuthError> {
@@ -284,8 +374,8 @@ pub fn token_is_signed_by_issuer(
     keys: &Arc<dyn KeySource>,
     token: &str,
 ) -> Result<AccessTokenClaims, OAuthError> {
-    let keyset = keys.keyset();
-    jwt::verify::<AccessTokenClaims>(&keyset, token, ACCESS_TOKEN_TYP)
+    let keyset = keys.keys();
+    jwt::verify_with_keys::<AccessTokenClaims, _>(&*keyset, token, ACCESS_TOKEN_TYP)
         .map(|(_, claims)| claims)
         .map_err(|e| {
             invalid_token(match e {
@@ -352,6 +442,7 @@ pub fn caller_of(claims: AccessTokenClaims) -> Result<Caller, OAuthError> {
         client_id: claims.client_id,
         scope,
         session_id: claims.sid,
+        token_id: claims.jti,
         token_exp: claims.exp,
     })
 }

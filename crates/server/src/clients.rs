@@ -12,8 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use atauth_core::client::{
-    validate_metadata, ClientError, ClientId, ClientJwks, ClientMetadata, ValidatedClient,
+    validate_metadata, ClientError, ClientId, ClientIdPolicy, ClientJwks, ClientMetadata,
+    ValidatedClient,
 };
+use atauth_core::store::TrustedClientStore;
 use atauth_core::OAuthError;
 use url::Url;
 
@@ -22,6 +24,19 @@ use crate::fetch::{Accept, CacheBounds, CacheError, Fetch, FetchError, JsonCache
 /// What the user is shown for a loopback development client (SPEC §3,
 /// "Display").
 pub const LOOPBACK_DISPLAY_NAME: &str = "an application on this device";
+
+/// How long the set of trusted clients read from the database is reused
+/// before it is read again: a client added or removed with `atauth client
+/// trust` takes effect in running servers within this time. Policy.
+pub const TRUSTED_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The trusted clients recorded in the database, and the set last read.
+struct TrustSource {
+    store: Arc<dyn TrustedClientStore + Send + Sync>,
+    /// One entry (key `()`), living `TRUSTED_RELOAD_INTERVAL`; concurrent
+    /// reloads are coalesced; a failed read is not cached.
+    cache: moka::future::Cache<(), Arc<HashSet<String>>>,
+}
 
 /// Settings of the [`ClientResolver`].
 #[derive(Debug, Clone)]
@@ -38,6 +53,13 @@ pub struct ClientResolverConfig {
     /// `client_id`s the operator trusts: only their `client_name` and
     /// `logo_uri` are shown to users (SPEC §3, "Display"). Default empty.
     pub trusted: HashSet<String>,
+    /// Accept discoverable `client_id`s of the form
+    /// `http://127.0.0.1:<port>/<path>` / `http://[::1]:<port>/<path>`
+    /// (core's [`ClientIdPolicy::allow_loopback_http_documents`]), for tests
+    /// that host a metadata document on loopback. Development only: the CLI
+    /// sets it under `--dev` alone, and the fetcher must also allow loopback
+    /// and http. Default `false`.
+    pub allow_loopback_http_documents: bool,
 }
 
 impl Default for ClientResolverConfig {
@@ -47,6 +69,7 @@ impl Default for ClientResolverConfig {
             jwks_cache: CacheBounds::default(),
             jwks_refresh_interval: Duration::from_secs(60),
             trusted: HashSet::new(),
+            allow_loopback_http_documents: false,
         }
     }
 }
@@ -126,6 +149,10 @@ pub struct ClientResolver {
     /// `jwks_uri`s force-refetched within the last `jwks_refresh_interval`.
     recent_refreshes: moka::future::Cache<String, ()>,
     trusted: HashSet<String>,
+    /// Trusted clients recorded in the database, besides `trusted`.
+    trust_source: Option<TrustSource>,
+    /// How `client_id`s are parsed (strict unless `--dev` relaxed it).
+    client_id_policy: ClientIdPolicy,
 }
 
 impl std::fmt::Debug for ClientResolver {
@@ -134,6 +161,8 @@ impl std::fmt::Debug for ClientResolver {
             .field("metadata", &self.metadata)
             .field("jwks", &self.jwks)
             .field("trusted", &self.trusted.len())
+            .field("trust_source", &self.trust_source.is_some())
+            .field("client_id_policy", &self.client_id_policy)
             .finish_non_exhaustive()
     }
 }
@@ -150,6 +179,60 @@ impl ClientResolver {
                 .time_to_live(config.jwks_refresh_interval)
                 .build(),
             trusted: config.trusted,
+            trust_source: None,
+            client_id_policy: ClientIdPolicy {
+                allow_loopback_http_documents: config.allow_loopback_http_documents,
+            },
+        }
+    }
+
+    /// Also trust the clients recorded in `store` (`atauth client trust
+    /// add`): a client is trusted when the configuration or the database
+    /// names it. The database set is read at most once per `reload`
+    /// (policy: [`TRUSTED_RELOAD_INTERVAL`]); when it cannot be read, only
+    /// the configured clients are trusted and an error is logged.
+    pub fn with_trust_store(
+        mut self,
+        store: Arc<dyn TrustedClientStore + Send + Sync>,
+        reload: Duration,
+    ) -> ClientResolver {
+        self.trust_source = Some(TrustSource {
+            store,
+            cache: moka::future::Cache::builder()
+                .max_capacity(1)
+                .time_to_live(reload.max(Duration::from_millis(1)))
+                .build(),
+        });
+        self
+    }
+
+    /// Whether the operator trusts `client_id`: the configuration's set ∪
+    /// the database's (SPEC §3 "Display").
+    pub async fn is_trusted(&self, client_id: &str) -> bool {
+        if self.trusted.contains(client_id) {
+            return true;
+        }
+        let Some(source) = &self.trust_source else {
+            return false;
+        };
+        let store = source.store.clone();
+        let loaded = source
+            .cache
+            .try_get_with((), async move {
+                let listed = tokio::task::spawn_blocking(move || store.trusted_clients())
+                    .await
+                    .map_err(|e| format!("blocking task: {e}"))?;
+                listed
+                    .map(|list| Arc::new(list.into_iter().map(|c| c.client_id).collect()))
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+        match loaded {
+            Ok(set) => set.contains(client_id),
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the trusted clients from the database; only configured ones are trusted");
+                false
+            }
         }
     }
 
@@ -158,7 +241,14 @@ impl ClientResolver {
     /// one, with its `jwks_uri` keys. Every failure is `invalid_client`
     /// (400) naming what failed (SPEC §0).
     pub async fn resolve(&self, client_id: &str) -> Result<Arc<ResolvedClient>, OAuthError> {
-        let id = ClientId::parse(client_id).map_err(|e| e.to_endpoint_error())?;
+        let id = ClientId::parse_with(client_id, &self.client_id_policy)
+            .map_err(|e| e.to_endpoint_error())?;
+        if id.is_dev_loopback_document() {
+            tracing::warn!(
+                client_id = %id,
+                "resolving a development client_id on a loopback address (allowed by --dev only)"
+            );
+        }
         match id {
             ClientId::Loopback { .. } => self.resolve_loopback(id),
             ClientId::Discoverable(_) => self.resolve_discoverable(id).await,
@@ -198,7 +288,7 @@ impl ClientResolver {
             }
             _ => None,
         };
-        let trusted = self.trusted.contains(cached.client.client_id.as_str());
+        let trusted = self.is_trusted(cached.client.client_id.as_str()).await;
         Ok(Arc::new(ResolvedClient {
             client: cached.client.clone(),
             fetched_at: cached.fetched_at,
@@ -287,5 +377,94 @@ fn cache_error(what: &str, url: &Url, e: CacheError<ClientError>) -> OAuthError 
             OAuthError::unknown_client(description).with_detail(detail)
         }
         CacheError::Invalid(ce) => ce.to_endpoint_error(),
+    }
+}
+
+#[cfg(test)]
+mod trust_tests {
+    //! The trust check: configuration ∪ database, the database set reused
+    //! for the reload interval and read again after it.
+
+    use super::*;
+    use crate::fetch::{BoxFuture, Fetched};
+    use atauth_core::store::memory::MemoryStore;
+
+    const APP: &str = "https://app.example.com/client-metadata.json";
+    const CONFIGURED: &str = "https://configured.example.com/client-metadata.json";
+
+    struct OneDoc;
+
+    impl Fetch for OneDoc {
+        fn fetch(&self, url: Url, _accept: Accept) -> BoxFuture<'_, Result<Fetched, FetchError>> {
+            Box::pin(async move {
+                let id = url.as_str().to_string();
+                let origin = url.origin().ascii_serialization();
+                let doc = serde_json::json!({
+                    "client_id": id,
+                    "client_name": "Named App",
+                    "client_uri": origin,
+                    "grant_types": ["authorization_code", "refresh_token"],
+                    "response_types": ["code"],
+                    "redirect_uris": [format!("{origin}/cb")],
+                    "scope": "atproto",
+                    "token_endpoint_auth_method": "none",
+                    "dpop_bound_access_tokens": true
+                });
+                Ok(Fetched {
+                    url,
+                    body: doc.to_string().into_bytes(),
+                    cache_control: None,
+                })
+            })
+        }
+    }
+
+    fn resolver(store: Arc<MemoryStore>, reload: Duration) -> ClientResolver {
+        let config = ClientResolverConfig {
+            trusted: [CONFIGURED.to_string()].into_iter().collect(),
+            ..ClientResolverConfig::default()
+        };
+        ClientResolver::new(Arc::new(OneDoc), config).with_trust_store(store, reload)
+    }
+
+    #[tokio::test]
+    async fn database_trust_takes_effect_after_the_reload_interval() {
+        let store = Arc::new(MemoryStore::new());
+        let r = resolver(store.clone(), Duration::from_millis(150));
+        let c = r.resolve(APP).await.unwrap();
+        assert!(!c.is_trusted());
+        assert_eq!(c.display_name(), APP);
+
+        store.add_trusted_client(APP, 1).unwrap();
+        // Within the interval the set read before is reused.
+        assert!(!r.is_trusted(APP).await);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let c = r.resolve(APP).await.unwrap();
+        assert!(c.is_trusted());
+        assert_eq!(c.display_name(), "Named App");
+
+        store.remove_trusted_client(APP).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!r.resolve(APP).await.unwrap().is_trusted());
+    }
+
+    #[tokio::test]
+    async fn configured_clients_stay_trusted_and_loopback_never_is() {
+        let store = Arc::new(MemoryStore::new());
+        store.add_trusted_client("http://localhost", 1).unwrap();
+        let r = resolver(store, Duration::from_secs(5));
+        assert!(r.resolve(CONFIGURED).await.unwrap().is_trusted());
+        assert!(!r.resolve("http://localhost").await.unwrap().is_trusted());
+    }
+
+    #[tokio::test]
+    async fn without_a_trust_store_only_the_configuration_counts() {
+        let config = ClientResolverConfig {
+            trusted: [CONFIGURED.to_string()].into_iter().collect(),
+            ..ClientResolverConfig::default()
+        };
+        let r = ClientResolver::new(Arc::new(OneDoc), config);
+        assert!(r.is_trusted(CONFIGURED).await);
+        assert!(!r.is_trusted(APP).await);
     }
 }

@@ -7,6 +7,7 @@ pub mod cors;
 pub mod error;
 pub mod fetch;
 pub mod identity;
+pub mod remote;
 pub mod routes;
 pub mod state;
 pub mod ui;
@@ -21,7 +22,8 @@ use actix_web::{web, App, HttpServer};
 use atauth_core::keys::Keyset;
 use atauth_core::store::KeyStore;
 
-pub use state::{AppState, ServerSettings};
+pub use atauth_resource::RemoteKeysPolicy;
+pub use state::{AppState, Deployment, RemoteAuthorization, Role, ServerSettings};
 
 /// Build the HTTP server on an already-bound listener (port 0 in tests).
 pub fn build_server(
@@ -29,14 +31,14 @@ pub fn build_server(
     listener: TcpListener,
     workers: Option<usize>,
 ) -> std::io::Result<Server> {
-    let dev = state.settings.dev;
+    let routes = routes::RouteOptions::of(&state);
     let data = web::Data::from(state);
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .wrap(from_fn(cors::cors))
             .wrap(tracing_actix_web::TracingLogger::default())
-            .configure(|cfg| routes::configure(cfg, dev))
+            .configure(|cfg| routes::configure_for(cfg, routes))
             .default_service(web::to(routes::not_found))
     })
     .listen(listener)?;

@@ -1,6 +1,6 @@
 //! atauth storage: the store traits of `atauth_core::store` (accounts,
 //! signing keys, authorization requests, OAuth sessions, devices,
-//! authorized clients) and `atauth_core::replay::ReplayStore`, implemented
+//! authorized clients, trusted clients) and `atauth_core::replay::ReplayStore`, implemented
 //! with diesel for SQLite (embedded, bundled) and PostgreSQL (shared by
 //! several instances).
 //!
@@ -31,6 +31,7 @@ mod replay;
 mod requests;
 mod schema;
 mod sessions;
+mod trusted;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;

@@ -154,6 +154,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Clients the operator trusts: see `atauth_core::store::TrustedClientStore`.
+    trusted_clients (client_id) {
+        /// The client_id (primary key).
+        client_id -> Text,
+        /// Unix seconds.
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(device_accounts -> devices (device_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -165,4 +175,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     device_accounts,
     authorized_clients,
     replay,
+    trusted_clients,
 );

@@ -1,6 +1,6 @@
 //! The store contract suite: every sentence of the doc comments on
 //! `atauth_core::store::{AccountStore, KeyStore, RequestStore,
-//! SessionStore, DeviceStore, AuthorizedClientStore}` and
+//! SessionStore, DeviceStore, AuthorizedClientStore, TrustedClientStore}` and
 //! `atauth_core::replay::ReplayStore` as a named case, run against SQLite
 //! (a fresh file per test) and PostgreSQL (a throwaway database per test,
 //! from `ATAUTH_TEST_POSTGRES_URL`). Cases live in `contract/`, one file
@@ -30,6 +30,8 @@ mod replay;
 mod requests;
 #[path = "contract/sessions.rs"]
 mod sessions;
+#[path = "contract/trusted.rs"]
+mod trusted;
 
 /// Every case, by name, whichever file it is in.
 mod all {
@@ -38,6 +40,7 @@ mod all {
     pub use super::replay::*;
     pub use super::requests::*;
     pub use super::sessions::*;
+    pub use super::trusted::*;
 }
 
 const POSTGRES_ENV: &str = "ATAUTH_TEST_POSTGRES_URL";
@@ -342,6 +345,14 @@ contract! {
     concurrent_replay_checks_of_an_expired_key_have_one_winner,
     replay_is_shared_between_instances,
     check_and_insert_purges_expired_entries,
+    // TrustedClientStore
+    trusted_clients_are_empty_at_first,
+    add_trusted_client_records_once_and_keeps_created_at,
+    remove_trusted_client_reports_whether_it_was_there,
+    is_trusted_client_matches_exactly,
+    trusted_clients_are_ordered_by_client_id_bytewise,
+    trusted_clients_are_shared_between_instances,
+    concurrent_adds_of_one_client_have_one_winner,
 }
 
 /// The migration folders, by name, for one backend.

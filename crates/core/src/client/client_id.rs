@@ -10,8 +10,16 @@
 //! "SHOULD NOT include a query string component", the atproto spec lists no
 //! such rule, and the reference server accepts one; refusing would turn a
 //! SHOULD into a MUST and break clients other servers accept.
+//!
+//! Development only: with [`ClientIdPolicy::allow_loopback_http_documents`]
+//! (set by the server under `--dev`, never by default) a discoverable
+//! `client_id` may also be `http://127.0.0.1:<port>/<path>` or
+//! `http://[::1]:<port>/<path>`, so that a test can host a confidential
+//! client's metadata document on a loopback port. See
+//! [`ClientId::parse_with`].
 
 use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use url::{Host, Url};
@@ -37,8 +45,10 @@ pub const MAX_CLIENT_ID_LEN: usize = 2048;
 /// A parsed `client_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ClientId {
-    /// An https URL naming the client's metadata document. The URL
-    /// serialises back to exactly the string the client sent.
+    /// An https URL naming the client's metadata document (under
+    /// [`ClientIdPolicy::allow_loopback_http_documents`], also an http URL
+    /// on a loopback IP literal). The URL serialises back to exactly the
+    /// string the client sent.
     Discoverable(Url),
     /// The `http://localhost` development client.
     Loopback {
@@ -51,13 +61,48 @@ pub enum ClientId {
     },
 }
 
+/// How `client_id`s are parsed. The default is the strict profile of
+/// SPEC.md §3; every relaxation is for development only and off by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientIdPolicy {
+    /// Accept discoverable `client_id`s of the form
+    /// `http://127.0.0.1:<port>/<path>` or `http://[::1]:<port>/<path>`
+    /// (loopback IP literal, explicit port, non-empty path; otherwise the
+    /// same rules as an https `client_id`), so that tests can host a
+    /// metadata document on loopback. Policy, development only: the server
+    /// sets it under `--dev` alone. Default `false`.
+    pub allow_loopback_http_documents: bool,
+}
+
+impl ClientIdPolicy {
+    /// The strict profile: no relaxation (same as `Default`).
+    pub const STRICT: ClientIdPolicy = ClientIdPolicy {
+        allow_loopback_http_documents: false,
+    };
+}
+
 impl ClientId {
-    /// Parse a `client_id`, applying every MUST of its form; see
-    /// [`CLIENT_ID_RULES`] and the loopback rules in this module.
+    /// Parse a `client_id` under the strict profile, applying every MUST of
+    /// its form; see [`CLIENT_ID_RULES`] and the loopback rules in this
+    /// module. Same as [`ClientId::parse_with`] with the default policy.
     pub fn parse(raw: &str) -> Result<ClientId, ClientError> {
+        ClientId::parse_with(raw, &ClientIdPolicy::STRICT)
+    }
+
+    /// Parse a `client_id` under `policy`. With the default policy this is
+    /// [`ClientId::parse`]; with
+    /// [`ClientIdPolicy::allow_loopback_http_documents`] an http URL on a
+    /// loopback IP literal is a discoverable `client_id` too, checked by
+    /// [`DEV_LOOPBACK_DOCUMENT_RULE`] and the rules of [`CLIENT_ID_RULES`]
+    /// it does not relax. The loopback development client
+    /// (`http://localhost`, no port) stays its own form either way.
+    pub fn parse_with(raw: &str, policy: &ClientIdPolicy) -> Result<ClientId, ClientError> {
         let url = parse_url(raw).map_err(|v| CLIENT_ID_URL_RULE.error(v))?;
         if is_loopback_form(&url) {
             return parse_loopback(raw, &url);
+        }
+        if policy.allow_loopback_http_documents && is_dev_loopback_document_form(&url) {
+            return parse_dev_loopback_document(raw, url);
         }
         for rule in CLIENT_ID_RULES {
             if rule.severity == Severity::Error {
@@ -88,9 +133,17 @@ impl ClientId {
         }
     }
 
-    /// The host of a discoverable client (lowercase, never an IP).
+    /// The host of a discoverable client (lowercase; an IP literal only for
+    /// a development loopback document, see [`ClientIdPolicy`]).
     pub fn host(&self) -> Option<&str> {
         self.url().and_then(Url::host_str)
+    }
+
+    /// Whether this is a discoverable `client_id` accepted only under
+    /// [`ClientIdPolicy::allow_loopback_http_documents`] (an http document
+    /// URL on a loopback IP literal): development and tests only.
+    pub fn is_dev_loopback_document(&self) -> bool {
+        self.url().is_some_and(is_dev_loopback_document_form)
     }
 
     /// The metadata the server builds for a loopback client (atproto OAuth
@@ -441,6 +494,66 @@ fn raw_path(raw: &str) -> &str {
 fn is_dot_segment(seg: &str) -> bool {
     let decoded = seg.to_ascii_lowercase().replace("%2e", ".");
     decoded == "." || decoded == ".."
+}
+
+// ---------------------------------------------------------------------------
+// Development loopback document client_id (ClientIdPolicy)
+// ---------------------------------------------------------------------------
+
+/// The development-only discoverable form: `http://127.0.0.1:<port>/<path>`
+/// or `http://[::1]:<port>/<path>`. Policy, accepted only under
+/// [`ClientIdPolicy::allow_loopback_http_documents`] (`--dev`): neither the
+/// atproto spec nor the draft has it. The explicit port keeps it apart from
+/// the port-less `http://localhost` client, and the IP literal keeps the
+/// fetch on this machine whatever the resolver says.
+pub const DEV_LOOPBACK_DOCUMENT_RULE: ClientIdRule = id_rule(
+    "client_id.dev_loopback_document",
+    "a development client_id is http://127.0.0.1:<port>/<path> or http://[::1]:<port>/<path> (--dev only)",
+    POLICY,
+    Severity::Error,
+    dev_loopback_port,
+);
+
+/// The rules of [`CLIENT_ID_RULES`] a development loopback document URL is
+/// exempt from; it keeps every other one (credentials, fragment, dot
+/// segments, path, canonical form, the query warning).
+const DEV_RELAXED_RULES: [&str; 3] = ["client_id.https", "client_id.no_port", "client_id.not_ip"];
+
+/// Whether a parsed URL has the shape of the development loopback document
+/// form (`http` on `127.0.0.1` or `[::1]`); the rest is checked by
+/// [`ClientId::parse_with`].
+fn is_dev_loopback_document_form(url: &Url) -> bool {
+    let loopback_ip = match url.host() {
+        Some(Host::Ipv4(ip)) => ip == Ipv4Addr::LOCALHOST,
+        Some(Host::Ipv6(ip)) => ip == Ipv6Addr::LOCALHOST,
+        _ => false,
+    };
+    url.scheme() == "http" && loopback_ip
+}
+
+/// [`DEV_LOOPBACK_DOCUMENT_RULE`]: the port is written out and is not the
+/// default (a loopback test server listens on an arbitrary one; URL parsing
+/// drops `:80`, so it would not round-trip).
+fn dev_loopback_port(raw: &str, url: &Url) -> RuleResult {
+    if url.port().is_some() && raw_port(raw).is_some_and(|p| !p.is_empty()) {
+        return Ok(());
+    }
+    Err(Violation::new(format!(
+        "development client_id {} has no explicit, non-default port",
+        quote(raw)
+    ))
+    .fix("use http://127.0.0.1:<port>/<path> or http://[::1]:<port>/<path>"))
+}
+
+fn parse_dev_loopback_document(raw: &str, url: Url) -> Result<ClientId, ClientError> {
+    (DEV_LOOPBACK_DOCUMENT_RULE.check)(raw, &url)
+        .map_err(|v| DEV_LOOPBACK_DOCUMENT_RULE.error(v))?;
+    for rule in CLIENT_ID_RULES {
+        if rule.severity == Severity::Error && !DEV_RELAXED_RULES.contains(&rule.id) {
+            (rule.check)(raw, &url).map_err(|v| rule.error(v))?;
+        }
+    }
+    Ok(ClientId::Discoverable(url))
 }
 
 // ---------------------------------------------------------------------------

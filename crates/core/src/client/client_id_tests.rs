@@ -191,3 +191,147 @@ fn hostile_values_are_cut_in_messages() {
     assert!(!d.contains(&raw[8..]), "the whole value is echoed: {d}");
     assert!(d.len() < 800, "{d}");
 }
+
+// ---------------------------------------------------------------------------
+// Development loopback documents (ClientIdPolicy, `--dev` only)
+// ---------------------------------------------------------------------------
+
+const DEV: ClientIdPolicy = ClientIdPolicy {
+    allow_loopback_http_documents: true,
+};
+
+const DEV_RULE: &str = "client_id.dev_loopback_document";
+
+fn dev_rule(raw: &str) -> &'static str {
+    ClientId::parse_with(raw, &DEV)
+        .expect_err("accepted a hostile development client_id")
+        .rule_id
+}
+
+#[test]
+fn strict_is_the_default_policy() {
+    assert_eq!(ClientIdPolicy::default(), ClientIdPolicy::STRICT);
+    assert!(!ClientIdPolicy::default().allow_loopback_http_documents);
+}
+
+#[test]
+fn dev_policy_accepts_loopback_ip_document_with_port_and_path() {
+    for raw in [
+        "http://127.0.0.1:8080/client-metadata.json",
+        "http://127.0.0.1:1/a/b/",
+        "http://[::1]:54321/oauth/client.json",
+        "http://127.0.0.1:8080/client-metadata.json?v=2",
+    ] {
+        let id = ClientId::parse_with(raw, &DEV).unwrap_or_else(|e| panic!("{raw}: {e}"));
+        assert_eq!(id.as_str(), raw);
+        assert!(matches!(id, ClientId::Discoverable(_)), "{raw}");
+        assert!(!id.is_loopback(), "{raw}");
+        assert!(id.is_dev_loopback_document(), "{raw}");
+        assert!(id.loopback_metadata().is_none(), "{raw}");
+    }
+}
+
+#[test]
+fn dev_loopback_documents_are_refused_by_default_with_the_strict_error() {
+    for raw in [
+        "http://127.0.0.1:8080/client-metadata.json",
+        "http://[::1]:8080/client-metadata.json",
+        "http://127.0.0.1/client-metadata.json",
+    ] {
+        let strict = ClientId::parse(raw).unwrap_err();
+        assert_eq!(strict.rule_id, "client_id.https", "{raw}");
+        assert_eq!(
+            ClientId::parse_with(raw, &ClientIdPolicy::default()).unwrap_err(),
+            strict,
+            "{raw}"
+        );
+        assert_eq!(raw.parse::<ClientId>().unwrap_err(), strict, "{raw}");
+        assert!(
+            serde_json::from_str::<ClientId>(&format!("{raw:?}")).is_err(),
+            "{raw}"
+        );
+    }
+}
+
+#[test]
+fn dev_policy_keeps_the_other_client_id_rules() {
+    for (raw, rule) in [
+        ("http://127.0.0.1/m.json", DEV_RULE),
+        ("http://127.0.0.1:80/m.json", DEV_RULE),
+        ("http://127.0.0.1:/m.json", DEV_RULE),
+        ("http://[::1]/m.json", DEV_RULE),
+        ("http://127.0.0.1:8080/", "client_id.path"),
+        ("http://127.0.0.1:8080", "client_id.path"),
+        ("http://user@127.0.0.1:8080/m.json", "client_id.no_userinfo"),
+        ("http://127.0.0.1:8080/m.json#x", "client_id.no_fragment"),
+        ("http://127.0.0.1:8080/./m", "client_id.no_dot_segments"),
+        ("http://127.0.0.1:8080/m json", "client_id.canonical"),
+        ("http://0x7f.0.0.1:8080/m.json", "client_id.canonical"),
+        ("http://[0::1]:8080/m.json", "client_id.canonical"),
+        ("HTTP://127.0.0.1:8080/m.json", "client_id.canonical"),
+    ] {
+        assert_eq!(dev_rule(raw), rule, "{raw}");
+    }
+}
+
+#[test]
+fn dev_policy_relaxes_nothing_beyond_loopback_ip_literals() {
+    for (raw, rule) in [
+        ("http://127.0.0.2:8080/m.json", "client_id.https"),
+        ("http://192.0.2.1:8080/m.json", "client_id.https"),
+        ("http://app.example.com:8080/m.json", "client_id.https"),
+        ("https://127.0.0.1:8443/m.json", "client_id.no_port"),
+        ("https://127.0.0.1/m.json", "client_id.not_ip"),
+        ("https://app.example.com:8443/m.json", "client_id.no_port"),
+    ] {
+        assert_eq!(dev_rule(raw), rule, "{raw}");
+    }
+}
+
+#[test]
+fn dev_policy_keeps_the_localhost_client_distinct() {
+    let id = ClientId::parse_with("http://localhost?scope=atproto", &DEV).unwrap();
+    assert!(id.is_loopback());
+    assert!(!id.is_dev_loopback_document());
+    assert_eq!(
+        dev_rule("http://localhost:8080/client-metadata.json"),
+        "client_id.loopback_origin"
+    );
+    assert_eq!(
+        dev_rule("http://localhost/client-metadata.json"),
+        "client_id.loopback_path"
+    );
+}
+
+#[test]
+fn https_client_ids_are_not_dev_loopback_documents() {
+    let id = ClientId::parse("https://app.example.com/m.json").unwrap();
+    assert!(!id.is_dev_loopback_document());
+    let id = ClientId::parse_with("https://app.example.com/m.json", &DEV).unwrap();
+    assert!(!id.is_dev_loopback_document());
+}
+
+#[test]
+fn dev_loopback_document_passes_the_metadata_rules() {
+    use crate::client::metadata::{validate_metadata, ClientMetadata};
+    use crate::crypto::Es256SigningKey;
+    use crate::jwk::ec_public_jwk;
+    let raw = "http://127.0.0.1:8080/client-metadata.json";
+    let id = ClientId::parse_with(raw, &DEV).unwrap();
+    let sk = Es256SigningKey::from_pkcs8(&Es256SigningKey::generate_pkcs8().unwrap()).unwrap();
+    let doc = serde_json::json!({
+        "client_id": raw,
+        "client_uri": "http://127.0.0.1:8080/",
+        "application_type": "web",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "redirect_uris": ["https://app.example.com/callback"],
+        "scope": "atproto transition:generic",
+        "token_endpoint_auth_method": "private_key_jwt",
+        "token_endpoint_auth_signing_alg": "ES256",
+        "jwks": {"keys": [ec_public_jwk(sk.public_key(), Some("k1"))]},
+        "dpop_bound_access_tokens": true,
+    });
+    let client = validate_metadata(&id, ClientMetadata::from_value(doc).unwrap()).unwrap();
+    assert!(client.is_confidential());
+}

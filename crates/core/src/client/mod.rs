@@ -43,7 +43,7 @@ pub use auth::{
     CLIENT_ASSERTION_TYPE_JWT_BEARER,
 };
 pub use check::{check_client, check_client_id, check_metadata, CheckReport, RuleOutcome};
-pub use client_id::ClientId;
+pub use client_id::{ClientId, ClientIdPolicy};
 pub use jwks::{ClientJwk, ClientJwks};
 pub use metadata::{
     validate_metadata, ApplicationType, AuthMethod, ClientMetadata, ValidatedClient,

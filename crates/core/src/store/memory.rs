@@ -17,7 +17,8 @@ use std::sync::{Mutex, MutexGuard};
 use super::{
     Account, AccountStore, AuthorizationRequest, AuthorizedClient, AuthorizedClientStore,
     CodeConsumption, Device, DeviceAccount, DeviceStore, KeyStore, OAuthSession, RefreshLookup,
-    RequestStore, SessionStore, StoreError, StoreResult, StoredKey,
+    RequestStore, SessionStore, StoreError, StoreResult, StoredKey, TrustedClient,
+    TrustedClientStore,
 };
 use crate::identity::{Did, Handle};
 use crate::replay::{MemoryReplayStore, ReplayStore};
@@ -33,6 +34,8 @@ struct Tables {
     device_accounts: HashMap<(String, Did), DeviceAccount>,
     /// Keyed by (DID, client id).
     authorized_clients: HashMap<(Did, String), AuthorizedClient>,
+    /// Keyed by client id.
+    trusted_clients: HashMap<String, TrustedClient>,
 }
 
 /// Every store trait of core, in memory.
@@ -552,6 +555,37 @@ impl AuthorizedClientStore for MemoryStore {
                 .then_with(|| a.client_id.cmp(&b.client_id))
         });
         Ok(out)
+    }
+}
+
+impl TrustedClientStore for MemoryStore {
+    fn add_trusted_client(&self, client_id: &str, now: i64) -> StoreResult<bool> {
+        let mut t = self.lock()?;
+        if t.trusted_clients.contains_key(client_id) {
+            return Ok(false);
+        }
+        t.trusted_clients.insert(
+            client_id.to_string(),
+            TrustedClient {
+                client_id: client_id.to_string(),
+                created_at: now,
+            },
+        );
+        Ok(true)
+    }
+
+    fn remove_trusted_client(&self, client_id: &str) -> StoreResult<bool> {
+        Ok(self.lock()?.trusted_clients.remove(client_id).is_some())
+    }
+
+    fn is_trusted_client(&self, client_id: &str) -> StoreResult<bool> {
+        Ok(self.lock()?.trusted_clients.contains_key(client_id))
+    }
+
+    fn trusted_clients(&self) -> StoreResult<Vec<TrustedClient>> {
+        let mut all: Vec<TrustedClient> = self.lock()?.trusted_clients.values().cloned().collect();
+        all.sort_by(|a, b| a.client_id.as_bytes().cmp(b.client_id.as_bytes()));
+        Ok(all)
     }
 }
 

@@ -216,6 +216,44 @@ fn upsert_authorized_client_keeps_first_created_at() {
 }
 
 #[test]
+fn trusted_clients_follow_the_contract() {
+    let s = MemoryStore::new();
+    assert_eq!(
+        s.add_trusted_client("https://b.example/c.json", 10),
+        Ok(true)
+    );
+    assert_eq!(
+        s.add_trusted_client("https://b.example/c.json", 20),
+        Ok(false)
+    );
+    assert_eq!(
+        s.add_trusted_client("https://B.example/c.json", 30),
+        Ok(true)
+    );
+    assert_eq!(s.is_trusted_client("https://b.example/c.json"), Ok(true));
+    assert_eq!(s.is_trusted_client("https://b.example/c"), Ok(false));
+    let listed = s.trusted_clients().unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|c| (c.client_id.as_str(), c.created_at))
+            .collect::<Vec<_>>(),
+        [
+            ("https://B.example/c.json", 30),
+            ("https://b.example/c.json", 10)
+        ]
+    );
+    assert_eq!(
+        s.remove_trusted_client("https://b.example/c.json"),
+        Ok(true)
+    );
+    assert_eq!(
+        s.remove_trusted_client("https://b.example/c.json"),
+        Ok(false)
+    );
+}
+
+#[test]
 fn poisoned_lock_is_a_backend_error_not_a_panic() {
     let s = Arc::new(MemoryStore::new());
     let s2 = s.clone();

@@ -12,10 +12,12 @@ mod device;
 pub mod memory;
 mod request;
 mod session;
+mod trusted;
 
 pub use device::{AuthorizedClient, AuthorizedClientStore, Device, DeviceAccount, DeviceStore};
 pub use request::{AuthorizationParams, AuthorizationRequest, CodeConsumption, RequestStore};
 pub use session::{OAuthSession, RefreshLookup, SessionStore};
+pub use trusted::{TrustedClient, TrustedClientStore};
 
 /// A storage failure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

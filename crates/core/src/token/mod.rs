@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod code_grant;
+pub mod introspect;
 pub mod refresh_grant;
 pub mod revoke;
 #[cfg(test)]
@@ -23,6 +24,21 @@ use crate::keys::Keyset;
 use crate::store::OAuthSession;
 
 pub use access::{AccessTokenClaims, ACCESS_TOKEN_TYP};
+
+/// How a revocation reaches resource servers (SPEC §6, §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenMode {
+    /// The resource server also checks that the token's session still
+    /// exists (in the store, or through introspection when remote), so a
+    /// revocation takes effect at once.
+    #[default]
+    Stateful,
+    /// The resource server checks the token alone: a revoked session's
+    /// access tokens stay usable until they expire, so the exposure window
+    /// is the access-token lifetime. For large entryways that cannot afford
+    /// a lookup per call.
+    Stateless,
+}
 
 /// Lifetimes and modes, cut from configuration.
 #[derive(Debug, Clone)]

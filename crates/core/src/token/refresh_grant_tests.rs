@@ -456,8 +456,18 @@ fn rejects_refresh_signed_with_new_key_after_old_key_vanished_and_ends_session()
     let a = jkt_a();
     let c = caller(&s.client, &k2.auth, &a);
     assert_eq!(
-        code_of(run_as(&s, &c, &policy(), Some(&jwks(&[&k2])), &s.token, NOW + DAY)),
+        code_of(run_as(
+            &s,
+            &c,
+            &policy(),
+            Some(&jwks(&[&k2])),
+            &s.token,
+            NOW + DAY
+        )),
         ErrorCode::InvalidGrant
     );
-    assert!(!session_exists(&s), "the session bound to the vanished key is revoked");
+    assert!(
+        !session_exists(&s),
+        "the session bound to the vanished key is revoked"
+    );
 }

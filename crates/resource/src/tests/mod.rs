@@ -1,9 +1,11 @@
 //! Unit tests of the verifier: a harness with a fake clock, in-memory
 //! replay and session stores, an issuer keyset and one client DPoP key,
-//! then one hostile case per test in [`verify`], and the actix extractor
-//! in [`extractor`].
+//! then one hostile case per test in [`verify`], the actix extractor in
+//! [`extractor`], and the entryway ports (remote keys, introspection) in
+//! [`remote`].
 
 mod extractor;
+mod remote;
 mod verify;
 
 use std::sync::Arc;

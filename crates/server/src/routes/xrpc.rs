@@ -8,6 +8,10 @@
 //!   server's accounts only (the handler lives in
 //!   [`dev_identity`](super::dev_identity)); mounted in every mode.
 //!
+//! Roles: `all` serves the three; `resource` the first two
+//! ([`configure_resource`]); `authorization` only `resolveHandle`
+//! ([`configure_identity`]), where the accounts are.
+//!
 //! Errors: authentication failures keep the OAuth shape (401/403 with
 //! `WWW-Authenticate: DPoP …`, the same code as JSON body, `DPoP-Nonce`;
 //! SPEC §8); anything else uses the XRPC shape
@@ -23,7 +27,7 @@ use atauth_resource::{AuthError, AuthenticatedCaller, Permission, Verifier, Veri
 use serde::Serialize;
 
 use super::dev_identity;
-use crate::state::AppState;
+use crate::state::{AppState, Role};
 
 /// `com.atproto.server.getSession`.
 pub const GET_SESSION: &str = "/xrpc/com.atproto.server.getSession";
@@ -39,9 +43,15 @@ impl VerifierProvider for AppState {
     }
 }
 
-/// Register the XRPC routes. Registered before the development routes, so
-/// that this `resolveHandle` is the one that answers in every mode.
+/// Register every XRPC route (role `all`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    configure_resource(cfg);
+    configure_identity(cfg);
+}
+
+/// The resource server's routes: `getSession` (through the verifier) and
+/// `describeServer`.
+pub fn configure_resource(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource(GET_SESSION)
             .route(web::get().to(get_session))
@@ -51,8 +61,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource(DESCRIBE_SERVER)
             .route(web::get().to(describe_server))
             .default_service(not_allowed("GET")),
-    )
-    .service(
+    );
+}
+
+/// `resolveHandle` for this server's accounts, where the accounts are.
+/// Registered before the development routes, so that this one answers in
+/// every mode.
+pub fn configure_identity(cfg: &mut web::ServiceConfig) {
+    cfg.service(
         web::resource(RESOLVE_HANDLE)
             .route(web::get().to(dev_identity::resolve_handle))
             .default_service(not_allowed("GET")),
@@ -117,26 +133,52 @@ pub async fn get_session(
             return Ok(internal_error(&auth));
         }
     };
-    let Some(account) = account.filter(|a| a.is_active()) else {
-        return Err(auth.refuse(invalid_token(
-            "the account of this access token no longer exists or is disabled",
-        )));
-    };
-    let email = if auth.caller.has(&Permission::ReadEmail) {
-        account.email
-    } else {
-        None
-    };
-    let view = SessionView {
-        did: account.did.to_string(),
-        handle: account.handle.as_str().to_string(),
-        email,
-        active: true,
+    let view = match account {
+        Some(account) if account.is_active() => SessionView {
+            did: account.did.to_string(),
+            handle: account.handle.as_str().to_string(),
+            email: account
+                .email
+                .filter(|_| auth.caller.has(&Permission::ReadEmail)),
+            active: true,
+        },
+        None if state.deployment.role == Role::Resource => remote_session_view(&state, &auth).await,
+        _ => {
+            return Err(auth.refuse(invalid_token(
+                "the account of this access token no longer exists or is disabled",
+            )))
+        }
     };
     Ok(HttpResponse::Ok()
         .insert_header(auth.nonce_header())
         .insert_header((CACHE_CONTROL, "no-store"))
         .json(view))
+}
+
+/// Role `resource` with its own database (the accounts live at the
+/// authorization server): the DID is the verified token's `sub`, the handle
+/// the one its DID document claims (`handle.invalid` when it cannot be
+/// resolved, as atproto does for a handle that fails verification), no
+/// email (this server does not hold it). When the database is shared with
+/// the authorization server, the local account answers instead.
+async fn remote_session_view(
+    state: &AppState,
+    auth: &AuthenticatedCaller<AppState>,
+) -> SessionView {
+    let did = &auth.caller.did;
+    let handle = match state.identity.resolve_did(did).await {
+        Ok(doc) => doc.handle().map(|h| h.as_str().to_string()),
+        Err(e) => {
+            tracing::warn!(did = %did, error = %e, "getSession: the DID document could not be resolved");
+            None
+        }
+    };
+    SessionView {
+        did: did.to_string(),
+        handle: handle.unwrap_or_else(|| "handle.invalid".into()),
+        email: None,
+        active: true,
+    }
 }
 
 /// 500 in the XRPC shape, with the nonce.
@@ -156,7 +198,7 @@ fn internal_error(auth: &AuthenticatedCaller<AppState>) -> HttpResponse {
 /// so no domains are offered and invite codes are "required".
 pub async fn describe_server(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
-        "did": did_web(state.settings.issuer.as_str()),
+        "did": did_web(&state.settings.resource),
         "availableUserDomains": [],
         "inviteCodeRequired": true,
         "links": {},

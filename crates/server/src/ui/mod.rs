@@ -1,5 +1,6 @@
 //! Browser pages: the authorization flow (sign-in, account chooser,
-//! consent, the way back to the client).
+//! consent, the way back to the client), and the account pages
+//! ([`account`]: connected apps, devices, password).
 //!
 //! Routes:
 //!
@@ -10,6 +11,7 @@
 //! | `POST /oauth/authorize/select` | pick a signed-in account ([`select`]) |
 //! | `POST /oauth/authorize/consent` | approve or deny ([`consent`]) |
 //! | `GET /static/ui.css`, `GET /static/form-post.js` | embedded assets |
+//! | `/account…`, `GET /.well-known/change-password` | the account pages ([`account`]) |
 //!
 //! Every POST carries `request_uri` and `csrf` as hidden fields and is
 //! checked in the same order before it acts ([`request::load_post`]):
@@ -17,8 +19,10 @@
 //! device, unexpired, no code) → client. Every HTML answer carries the
 //! security headers of [`headers`].
 
+pub mod account;
 mod authorize;
 mod consent;
+mod credentials;
 pub mod csrf;
 pub mod device;
 pub mod flow;
@@ -169,4 +173,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .default_service(method_not_allowed("GET")),
     );
+    account::configure(cfg);
 }

@@ -1,8 +1,8 @@
 //! `POST /oauth/authorize/sign-in`: handle or DID + password.
 //!
-//! After the POST checks ([`load_post`]): the rate limit (429 +
-//! `Retry-After`, no password work), then argon2id verification on the
-//! blocking pool. An unknown identifier, an unparseable one and a disabled
+//! After the POST checks ([`load_post`]), the password check of
+//! [`super::credentials`]: the rate limit (429 + `Retry-After`, no password
+//! work), then argon2id verification on the blocking pool. An unknown identifier, an unparseable one and a disabled
 //! account all burn the same work as a real verification and get the very
 //! same page as a wrong password. On success: the device's secret is
 //! rotated (new cookie), the account is signed in on the device
@@ -13,39 +13,15 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use atauth_core::identity::AccountRef;
-use atauth_core::password::{burn_verification, verify_password};
-use atauth_core::store::{Account, AccountStore, DeviceAccount, DeviceStore};
+use atauth_core::store::{DeviceAccount, DeviceStore};
 
 use super::consent::{flow_input, proceed};
+use super::credentials::{self, Checked};
 use super::device::{self, Visit};
 use super::flow::{self, Candidate};
 use super::pages::{self, PageEnv, PageError, SignInForm};
-use super::rate_limit::{retry_after_secs, LimitKey};
 use super::request::{candidates, db, load_post, Pending};
 use crate::state::AppState;
-
-/// Longest identifier read. Policy (handles are ≤ 253, DIDs ≤ 2 KiB but
-/// account DIDs are short).
-const MAX_IDENTIFIER_LEN: usize = 256;
-
-/// The account an identifier names, and the rate-limit key for it: the
-/// DID when the account exists, the normalised identifier otherwise.
-fn lookup(
-    store: &atauth_store::Store,
-    identifier: &str,
-) -> Result<(Option<Account>, String), atauth_core::store::StoreError> {
-    let account = match AccountRef::parse(identifier) {
-        Ok(AccountRef::Did(did)) => store.account_by_did(&did)?,
-        Ok(AccountRef::Handle(handle)) => store.account_by_handle(&handle)?,
-        Err(_) => None,
-    };
-    let key = match &account {
-        Some(a) => a.did.as_str().to_string(),
-        None => identifier.trim().to_ascii_lowercase(),
-    };
-    Ok((account, key))
-}
 
 /// Re-show the form with a message: the chooser when accounts are usable
 /// here (the form is inside it), the sign-in page otherwise. What is shown
@@ -93,16 +69,7 @@ pub async fn post(
     let p = &posted.pending;
     let env = PageEnv::for_request(&state, msgs, p);
     let hint = p.request.params.login_hint.clone();
-    let identifier: Option<String> = posted
-        .form
-        .get("identifier")
-        .map(|s| {
-            s.trim()
-                .chars()
-                .take(MAX_IDENTIFIER_LEN)
-                .collect::<String>()
-        })
-        .filter(|s| !s.is_empty());
+    let identifier = credentials::identifier(posted.form.get("identifier"));
     let password = posted.form.get("password").map(str::to_string);
     let remember = posted.form.get("remember").is_some();
     let form = SignInForm {
@@ -125,50 +92,22 @@ pub async fn post(
         .await;
     };
 
-    let ident = identifier.clone();
-    let (account, account_key) = match db(&state, move |s| lookup(s, &ident)).await {
-        Ok(v) => v,
+    let account = match credentials::check(&state, &req, &identifier, password).await {
+        Ok(Checked::Valid(account)) => *account,
+        Ok(Checked::Invalid) => {
+            tracing::info!(client_id = %p.request.client_id, "sign-in failed");
+            return again(
+                &state,
+                &env,
+                p,
+                &form,
+                msgs.get("sign_in.failed").to_string(),
+                now,
+            )
+            .await;
+        }
         Err(e) => return pages::error_page(&env, &e),
     };
-    let ip_key = LimitKey::Ip(device::client_ip(&req).unwrap_or_else(|| "unknown".into()));
-    let account_key = LimitKey::Account(account_key);
-    if let Err(wait) = state
-        .ui
-        .limiter
-        .check(&[ip_key.clone(), account_key.clone()])
-    {
-        return pages::error_page(&env, &PageError::RateLimited(retry_after_secs(wait)));
-    }
-
-    let candidate_account = account.filter(Account::is_active);
-    let hash = candidate_account.as_ref().map(|a| a.password_hash.clone());
-    let verified = web::block(move || match hash {
-        Some(h) => verify_password(&password, &h).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "stored password hash is unusable");
-            false
-        }),
-        None => {
-            burn_verification(&password);
-            false
-        }
-    })
-    .await
-    .unwrap_or(false);
-    let Some(account) = candidate_account.filter(|_| verified) else {
-        state.ui.limiter.record_failure(&ip_key);
-        state.ui.limiter.record_failure(&account_key);
-        tracing::info!(client_id = %p.request.client_id, "sign-in failed");
-        return again(
-            &state,
-            &env,
-            p,
-            &form,
-            msgs.get("sign_in.failed").to_string(),
-            now,
-        )
-        .await;
-    };
-    state.ui.limiter.reset(&account_key);
 
     if !flow::matches_hint(&account, hint.as_deref()) {
         let client = env

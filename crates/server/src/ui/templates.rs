@@ -47,6 +47,30 @@ const TEMPLATES: &[(&str, &str)] = &[
         "error.html",
         include_str!("../../../../templates/error.html"),
     ),
+    (
+        "partials/account_nav.html",
+        include_str!("../../../../templates/partials/account_nav.html"),
+    ),
+    (
+        "partials/account_sign_in.html",
+        include_str!("../../../../templates/partials/account_sign_in.html"),
+    ),
+    (
+        "account/home.html",
+        include_str!("../../../../templates/account/home.html"),
+    ),
+    (
+        "account/apps.html",
+        include_str!("../../../../templates/account/apps.html"),
+    ),
+    (
+        "account/devices.html",
+        include_str!("../../../../templates/account/devices.html"),
+    ),
+    (
+        "account/password.html",
+        include_str!("../../../../templates/account/password.html"),
+    ),
 ];
 
 /// The compiled templates, or why they failed to compile (reported at start
@@ -152,9 +176,25 @@ mod tests {
             include_str!("consent.rs"),
             include_str!("authorize.rs"),
             include_str!("select.rs"),
+            include_str!("credentials.rs"),
+            include_str!("account/mod.rs"),
+            include_str!("account/home.rs"),
+            include_str!("account/apps.rs"),
+            include_str!("account/devices.rs"),
+            include_str!("account/password.rs"),
         ];
         let sections = [
-            "error.", "sign_in.", "client.", "scope.", "consent.", "chooser.",
+            "error.",
+            "sign_in.",
+            "client.",
+            "scope.",
+            "consent.",
+            "chooser.",
+            "account.",
+            "apps.",
+            "devices.",
+            "password.",
+            "done.",
         ];
         for src in sources {
             for part in src.split('"').skip(1).step_by(2) {
