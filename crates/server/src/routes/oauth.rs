@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use atauth_core::client::auth::{authenticate_client, ClientCredentials};
+use atauth_core::client::auth::{authenticate_client, ClientAuth, ClientCredentials};
 use atauth_core::consts::PAR_LIFETIME_SECS;
 use atauth_core::dpop::{check_dpop_jkt, verify_proof, ProofInput, VerifiedProof};
 use atauth_core::form::FormParams;
@@ -121,6 +121,35 @@ fn proof(
     verify_proof(&input, now, &state.nonces, &state.store, &state.dpop_policy).map(Some)
 }
 
+/// Client authentication (RFC 6749 §2.3, RFC 7523 §3), the same at every
+/// endpoint; a `jti` is remembered in the shared replay store.
+fn client_auth(st: &AppState, p: &Prepared, now: i64) -> Result<ClientAuth, OAuthError> {
+    authenticate_client(
+        &p.client.client,
+        p.client.keys(),
+        credentials(&p.params),
+        st.settings.issuer.as_str(),
+        now,
+        &st.settings.assertion,
+        &st.store,
+    )
+}
+
+/// Token and revocation endpoints: a DPoP proof is required (atproto
+/// profile), the client authenticates, and its DPoP key differs from its
+/// client key.
+fn authenticate(
+    st: &AppState,
+    p: &Prepared,
+    now: i64,
+) -> Result<(VerifiedProof, ClientAuth), OAuthError> {
+    let proof = proof(st, p, now, true)?
+        .ok_or_else(|| OAuthError::invalid_dpop_proof("a DPoP proof is required"))?;
+    let auth = client_auth(st, p, now)?;
+    dpop_key_differs_from_client_key(&auth, &proof.jkt)?;
+    Ok((proof, auth))
+}
+
 fn credentials(p: &FormParams) -> ClientCredentials<'_> {
     ClientCredentials {
         client_assertion_type: p.get("client_assertion_type"),
@@ -144,15 +173,7 @@ pub async fn par(
         let p = &prepared;
         let proof = proof(&st, p, now, false)?;
         let jkt = check_dpop_jkt(p.params.get("dpop_jkt"), proof.as_ref())?;
-        let auth = authenticate_client(
-            &p.client.client,
-            p.client.keys(),
-            credentials(&p.params),
-            st.settings.issuer.as_str(),
-            now,
-            &st.settings.assertion,
-            &st.store,
-        )?;
+        let auth = client_auth(&st, p, now)?;
         if let Some(j) = &jkt {
             dpop_key_differs_from_client_key(&auth, j)?;
         }
@@ -222,9 +243,7 @@ pub async fn token(
             return Err(OAuthError::unsupported_grant_type(format!("grant_type {grant:?} is not supported (authorization_code, refresh_token)")));
         }
         // Every token request carries a DPoP proof (atproto profile).
-        let proof = proof(&st, p, now, true)?.ok_or_else(|| OAuthError::invalid_dpop_proof("a DPoP proof is required"))?;
-        let auth = authenticate_client(&p.client.client, p.client.keys(), credentials(&p.params), st.settings.issuer.as_str(), now, &st.settings.assertion, &st.store)?;
-        dpop_key_differs_from_client_key(&auth, &proof.jkt)?;
+        let (proof, auth) = authenticate(&st, p, now)?;
         grant_declared(&p.client, &grant)?;
         let caller = Caller { client: &p.client.client, auth: &auth, dpop_jkt: &proof.jkt };
         let keyset = st.keyset();
@@ -265,9 +284,7 @@ pub async fn revoke(
     let st = state.clone().into_inner();
     let result = web::block(move || -> Result<(), OAuthError> {
         let p = &prepared;
-        let proof = proof(&st, p, now, true)?.ok_or_else(|| OAuthError::invalid_dpop_proof("a DPoP proof is required"))?;
-        let auth = authenticate_client(&p.client.client, p.client.keys(), credentials(&p.params), st.settings.issuer.as_str(), now, &st.settings.assertion, &st.store)?;
-        dpop_key_differs_from_client_key(&auth, &proof.jkt)?;
+        authenticate(&st, p, now)?;
         let outcome = revoke::revoke(&st.store, &st.keyset(), p.client.client_id().as_str(), p.params.get("token"))?;
         if let revoke::Revocation::Session(id) = outcome {
             tracing::info!(client_id = %p.client.client_id(), session = %id, "session revoked by the client");
