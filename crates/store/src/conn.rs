@@ -168,13 +168,27 @@ pub(crate) fn build_pool(
     if let Target::Sqlite(path) = &target {
         create_parent_dir(path)?;
     }
-    r2d2::Pool::builder()
+    let failed = |e: r2d2::PoolError| {
+        StoreError::Backend(format!("cannot open the {backend} database: {e}"))
+    };
+    // `min_idle` 0: r2d2 tops the idle connections up to `min_idle` on a
+    // worker thread after every check-out, so with a minimum of 1 a
+    // short-lived process (every CLI command) exits while that worker is in
+    // the middle of libpq's SCRAM handshake, and crashes in OpenSSL's exit
+    // handlers (SIGSEGV, or "could not calculate client proof"). With 0, a
+    // connection is only made while a caller waits for it, and then kept
+    // idle for reuse.
+    let pool = r2d2::Pool::builder()
         .max_size(max_connections.max(1))
-        .min_idle(Some(1))
+        .min_idle(Some(0))
         .connection_timeout(connection_timeout)
         .test_on_check_out(true)
         .build(Manager { target })
-        .map_err(|e| StoreError::Backend(format!("cannot open the {backend} database: {e}")))
+        .map_err(failed)?;
+    // The first connection, made here so that a bad URL fails at open; it
+    // goes back to the pool idle.
+    drop(pool.get().map_err(failed)?);
+    Ok(pool)
 }
 
 /// SQLite creates the file but not the directories above it.

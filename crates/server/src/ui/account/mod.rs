@@ -41,7 +41,6 @@ mod password;
 mod tests;
 mod view;
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use atauth_core::form::FormParams;
 use atauth_core::ids::DeviceSecret;
@@ -304,12 +303,7 @@ fn with_cookie(
 
 /// `GET /.well-known/change-password`.
 async fn change_password() -> HttpResponse {
-    let mut resp = see_other(PASSWORD_PATH);
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    resp
+    see_other(PASSWORD_PATH)
 }
 
 /// Register the account routes.
