@@ -308,6 +308,16 @@ async fn atrium_oauth_client_completes_the_flow() {
         "loopback client_id: {}",
         client.client_metadata.client_id
     );
+    // The quirk INTEROP.md records: the scope is form-encoded (`+` for the
+    // space), which atauth must read as form-urlencoded.
+    assert!(
+        client
+            .client_metadata
+            .client_id
+            .contains("scope=atproto+transition%3Ageneric"),
+        "{}",
+        client.client_metadata.client_id
+    );
 
     // --- authorize: handle → DID → PDS → issuer, PAR --------------------
     let mark = http.len();
