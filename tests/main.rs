@@ -19,5 +19,6 @@ mod entryway;
 mod interop;
 mod interop_rust;
 mod introspect;
+mod metrics;
 mod par;
 mod token;

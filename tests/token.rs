@@ -279,9 +279,17 @@ async fn concurrent_exchanges_of_one_code_never_both_get_tokens() {
     let ok = [a.status, b.status].iter().filter(|s| **s == 200).count();
     assert!(ok <= 1, "{:?} / {:?}", a.json, b.json);
     for r in [&a, &b] {
-        assert!(r.status == 200 || r.error() == "invalid_grant", "{:?}", r.json);
+        assert!(
+            r.status == 200 || r.error() == "invalid_grant",
+            "{:?}",
+            r.json
+        );
     }
-    assert_eq!(f.env.count_rows("oauth_sessions"), 0, "tokens of a reused code are revoked");
+    assert_eq!(
+        f.env.count_rows("oauth_sessions"),
+        0,
+        "tokens of a reused code are revoked"
+    );
 }
 
 #[tokio::test]

@@ -71,6 +71,28 @@ pub struct RawConfig {
     pub introspection: IntrospectionSection,
     /// Role `resource`: the remote authorization server.
     pub resource: ResourceSection,
+    /// Operator metrics (off unless a listen address is given).
+    pub metrics: MetricsSection,
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    /// Address of the separate metrics listener (`GET /metrics`); absent
+    /// or empty: no metrics endpoint.
+    pub listen: Option<String>,
+    /// Seconds between counts of the active sessions.
+    pub session_count_interval_secs: u64,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        MetricsSection {
+            listen: None,
+            session_count_interval_secs: 30,
+        }
+    }
 }
 
 /// `[tokens]`
@@ -230,6 +252,7 @@ impl Default for RawConfig {
             dpop: DpopSection::default(),
             introspection: IntrospectionSection::default(),
             resource: ResourceSection::default(),
+            metrics: MetricsSection::default(),
         }
     }
 }
@@ -385,6 +408,10 @@ pub struct Settings {
     pub nonce_secret: Option<[u8; 32]>,
     /// Role, token mode, introspection, remote authorization server.
     pub deployment: DeploymentSettings,
+    /// The metrics listener's address; `None`: no metrics endpoint.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Seconds between counts of the active sessions.
+    pub session_count_interval_secs: u64,
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
@@ -410,6 +437,7 @@ impl std::fmt::Debug for Settings {
             .field("fetch", &self.fetch)
             .field("trusted_clients", &self.trusted_clients)
             .field("deployment", &self.deployment)
+            .field("metrics_listen", &self.metrics_listen)
             .finish_non_exhaustive()
     }
 }
@@ -459,6 +487,31 @@ impl RawConfig {
         }
         if self.workers == Some(0) {
             return Err(cfg_err("workers", "must be at least 1"));
+        }
+        let metrics_listen = match self.metrics.listen.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(a) => {
+                let addr: SocketAddr = a.parse().map_err(|_| {
+                    cfg_err(
+                        "metrics.listen",
+                        format!("{a:?} is not an address like 127.0.0.1:9464"),
+                    )
+                })?;
+                if addr == listen && addr.port() != 0 {
+                    return Err(cfg_err(
+                        "metrics.listen",
+                        "must differ from listen: metrics are never served on the public listener",
+                    ));
+                }
+                Some(addr)
+            }
+        };
+        let session_count_interval_secs = self.metrics.session_count_interval_secs;
+        if session_count_interval_secs == 0 {
+            return Err(cfg_err(
+                "metrics.session_count_interval_secs",
+                "must be at least 1",
+            ));
         }
         if self.keys.reload_interval_secs == 0 {
             return Err(cfg_err("keys.reload_interval_secs", "must be at least 1"));
@@ -558,6 +611,8 @@ impl RawConfig {
             tokens: self.tokens.clone(),
             nonce_secret,
             deployment,
+            metrics_listen,
+            session_count_interval_secs,
         })
     }
 }
@@ -586,175 +641,4 @@ impl Settings {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
-    }
-
-    fn write(text: &str) -> tempfile::NamedTempFile {
-        let f = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(f.path(), text).unwrap();
-        f
-    }
-
-    #[test]
-    fn default_toml_documents_the_defaults() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
-        let raw = load(Some(&path), &[], &Overrides::default()).unwrap();
-        assert_eq!(raw, RawConfig::default());
-    }
-
-    #[test]
-    fn rejects_http_issuer_outside_dev() {
-        let f = write("issuer = \"http://auth.example.com\"");
-        let e = load(Some(f.path()), &[], &Overrides::default())
-            .unwrap()
-            .validate_for(true)
-            .unwrap_err();
-        assert_eq!(e.key, "issuer");
-        assert!(e.reason.contains("must use https"), "{e}");
-    }
-
-    #[test]
-    fn rejects_issuer_with_path() {
-        let f = write("issuer = \"https://auth.example.com/oauth\"");
-        let e = load(Some(f.path()), &[], &Overrides::default())
-            .unwrap()
-            .validate_for(true)
-            .unwrap_err();
-        assert_eq!(e.key, "issuer");
-        assert!(e.reason.contains("no path"), "{e}");
-    }
-
-    #[test]
-    fn rejects_unknown_key() {
-        let f = write("isuer = \"https://auth.example.com\"");
-        let e = load(Some(f.path()), &[], &Overrides::default()).unwrap_err();
-        assert!(e.reason.contains("unknown field `isuer`"), "{e}");
-    }
-
-    #[test]
-    fn rejects_unknown_key_in_section() {
-        let f = write("[fetch]\ntimeout = 3");
-        let e = load(Some(f.path()), &[], &Overrides::default()).unwrap_err();
-        assert!(e.reason.contains("unknown field `timeout`"), "{e}");
-    }
-
-    #[test]
-    fn rejects_missing_issuer_outside_dev() {
-        let e = RawConfig::default().validate_for(true).unwrap_err();
-        assert_eq!(e.key, "issuer");
-        assert!(e.reason.contains("required outside development mode"));
-    }
-
-    #[test]
-    fn env_overrides_file_and_flags_override_env() {
-        let f = write("issuer = \"https://a.example\"\n[fetch]\ntimeout_secs = 3");
-        let raw = load(
-            Some(f.path()),
-            &env(&[
-                ("ATAUTH_FETCH__TIMEOUT_SECS", "7"),
-                ("ATAUTH_ISSUER", "https://b.example"),
-                ("ATAUTH_TEST_POSTGRES_URL", "x"),
-                ("OTHER", "y"),
-            ]),
-            &Overrides {
-                issuer: Some("https://c.example".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        assert_eq!(raw.fetch.timeout_secs, 7);
-        assert_eq!(raw.issuer.as_deref(), Some("https://c.example"));
-    }
-
-    #[test]
-    fn rejects_unknown_env_key() {
-        let e = load(None, &env(&[("ATAUTH_NOPE", "1")]), &Overrides::default()).unwrap_err();
-        assert!(e.reason.contains("unknown field `nope`"), "{e}");
-    }
-
-    #[test]
-    fn rejects_bad_value_naming_key() {
-        let raw = RawConfig {
-            issuer: Some("https://a.example".into()),
-            fetch: FetchSection {
-                timeout_secs: 0,
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        assert_eq!(
-            raw.validate_for(true).unwrap_err().key,
-            "fetch.timeout_secs"
-        );
-    }
-
-    #[test]
-    fn dev_defaults() {
-        let s = load(
-            None,
-            &[],
-            &Overrides {
-                dev: true,
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .validate_for(true)
-        .unwrap();
-        assert!(s.fetch.allow_loopback);
-        assert_eq!(
-            s.issuer_for_port(2583).unwrap().as_str(),
-            "http://localhost:2583"
-        );
-        assert!(s.database_url.starts_with("sqlite://"));
-    }
-
-    #[test]
-    fn rejects_access_token_lifetime_over_30_minutes() {
-        let f =
-            write("issuer = \"https://a.example\"\n[tokens]\naccess_token_lifetime_secs = 1801");
-        let e = load(Some(f.path()), &[], &Overrides::default())
-            .unwrap()
-            .validate_for(true)
-            .unwrap_err();
-        assert_eq!(e.key, "tokens.access_token_lifetime_secs");
-    }
-
-    #[test]
-    fn rejects_malformed_nonce_secret_and_redacts_it() {
-        let f = write("issuer = \"https://a.example\"\n[dpop]\nnonce_secret = \"xyz\"");
-        let e = load(Some(f.path()), &[], &Overrides::default())
-            .unwrap()
-            .validate_for(true)
-            .unwrap_err();
-        assert_eq!(e.key, "dpop.nonce_secret");
-        let secret = "ab".repeat(32);
-        let raw = RawConfig {
-            dpop: DpopSection {
-                nonce_secret: secret.clone(),
-            },
-            ..Default::default()
-        };
-        assert!(!format!("{raw:?}").contains(&secret));
-    }
-
-    #[test]
-    fn debug_redacts_database_password() {
-        let raw = RawConfig {
-            issuer: Some("https://a.example".into()),
-            database_url: Some("postgres://u:hunter2@db/atauth".into()),
-            ..Default::default()
-        };
-        let s = raw.validate_for(true).unwrap();
-        let dbg = format!("{s:?}");
-        assert!(!dbg.contains("hunter2"), "{dbg}");
-        assert!(dbg.contains("***"));
-    }
-}
+mod tests;

@@ -6,8 +6,8 @@ use anyhow::Context;
 use atauth_core::keys::{generate_stored_key, Keyset};
 use atauth_core::store::{KeyStore, StoreError};
 use atauth_server::{
-    build_server, spawn_key_reloader, AppState, Deployment, RemoteAuthorization, RemoteKeysPolicy,
-    Role, ServerSettings,
+    build_metrics_server, build_server, spawn_key_reloader, spawn_session_counter, AppState,
+    Deployment, RemoteAuthorization, RemoteKeysPolicy, Role, ServerSettings,
 };
 use atauth_store::Store;
 use clap::Args;
@@ -72,6 +72,15 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(s.listen).with_context(|| format!("cannot listen on {}", s.listen))?;
     let addr = listener.local_addr()?;
+    // Metrics only on their own listener, and only when configured.
+    let metrics_listener = match s.metrics_listen {
+        Some(a) => {
+            let l = TcpListener::bind(a)
+                .with_context(|| format!("cannot listen on {a} (metrics.listen)"))?;
+            Some(l)
+        }
+        None => None,
+    };
     let issuer = s.issuer_for_port(addr.port())?;
     // The PDS origin: the tokens' `aud` (authorization roles), or this
     // server's own origin and expected `aud` (role resource).
@@ -110,6 +119,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let state = AppState::for_deployment(settings, deployment, store, keyset)
         .context("cannot set up the outbound HTTP client")?;
     let workers = s.workers;
+    let session_count_interval = Duration::from_secs(s.session_count_interval_secs);
     actix_web::rt::System::new().block_on(async move {
         if role.serves_authorization() {
             spawn_key_reloader(state.clone());
@@ -120,9 +130,33 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
                 keys.refresh().await;
             });
         }
+        let metrics_server = match metrics_listener {
+            Some(l) => {
+                let metrics_addr = l.local_addr()?;
+                spawn_session_counter(state.clone(), session_count_interval);
+                let server = build_metrics_server(state.metrics.clone(), l)?;
+                tracing::info!(listen = %metrics_addr, "metrics served at /metrics");
+                if !metrics_addr.ip().is_loopback() {
+                    tracing::warn!(listen = %metrics_addr, "the metrics listener is not on loopback: make sure only monitoring can reach it");
+                }
+                let handle = server.handle();
+                actix_web::rt::spawn(server);
+                Some((handle, metrics_addr))
+            }
+            None => None,
+        };
         let server = build_server(state, listener, workers)?;
+        // The first line is what scripts and tests read.
         println!("atauth listening on http://{addr} issuer {issuer}");
-        server.await
+        if let Some((_, metrics_addr)) = &metrics_server {
+            println!("atauth metrics on http://{metrics_addr}/metrics");
+        }
+        let result = server.await;
+        // The public server has stopped (signal): stop the metrics one too.
+        if let Some((m, _)) = metrics_server {
+            m.stop(true).await;
+        }
+        result
     })?;
     tracing::info!("atauth stopped");
     Ok(())

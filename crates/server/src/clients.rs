@@ -8,6 +8,7 @@
 //! packages/oauth/oauth-provider/src/client/client-manager.ts).
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -20,6 +21,7 @@ use atauth_core::OAuthError;
 use url::Url;
 
 use crate::fetch::{Accept, CacheBounds, CacheError, Fetch, FetchError, JsonCache};
+use crate::metrics::{MetadataFetch, Metrics};
 
 /// What the user is shown for a loopback development client (SPEC §3,
 /// "Display").
@@ -153,6 +155,8 @@ pub struct ClientResolver {
     trust_source: Option<TrustSource>,
     /// How `client_id`s are parsed (strict unless `--dev` relaxed it).
     client_id_policy: ClientIdPolicy,
+    /// Hits, misses and failures of metadata resolution.
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for ClientResolver {
@@ -183,7 +187,14 @@ impl ClientResolver {
             client_id_policy: ClientIdPolicy {
                 allow_loopback_http_documents: config.allow_loopback_http_documents,
             },
+            metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// Count metadata resolutions in `metrics` (the server's).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> ClientResolver {
+        self.metrics = metrics;
+        self
     }
 
     /// Also trust the clients recorded in `store` (`atauth client trust
@@ -277,11 +288,23 @@ impl ClientResolver {
             .url()
             .cloned()
             .ok_or_else(|| OAuthError::server_error("discoverable client_id without a URL"))?;
+        // The validator runs only when the document is fetched: a miss.
+        let fetched = Arc::new(AtomicBool::new(false));
+        let seen = fetched.clone();
         let cached = self
             .metadata
-            .get_or_fetch(&url, move |body| validate_document(&id, body))
-            .await
-            .map_err(|e| cache_error("client metadata document", &url, e))?;
+            .get_or_fetch(&url, move |body| {
+                seen.store(true, Ordering::Relaxed);
+                validate_document(&id, body)
+            })
+            .await;
+        self.metrics
+            .metadata_fetch(match (&cached, fetched.load(Ordering::Relaxed)) {
+                (Err(_), _) => MetadataFetch::Failure,
+                (Ok(_), true) => MetadataFetch::Miss,
+                (Ok(_), false) => MetadataFetch::Hit,
+            });
+        let cached = cached.map_err(|e| cache_error("client metadata document", &url, e))?;
         let remote_jwks = match cached.client.jwks_uri.as_ref() {
             Some(jwks_uri) if cached.client.is_confidential() => {
                 Some(self.fetch_jwks(jwks_uri).await?)
@@ -466,5 +489,39 @@ mod trust_tests {
         let r = ClientResolver::new(Arc::new(OneDoc), config);
         assert!(r.is_trusted(CONFIGURED).await);
         assert!(!r.is_trusted(APP).await);
+    }
+
+    struct NoDoc;
+
+    impl Fetch for NoDoc {
+        fn fetch(&self, _url: Url, _accept: Accept) -> BoxFuture<'_, Result<Fetched, FetchError>> {
+            Box::pin(async { Err(FetchError::Status(404)) })
+        }
+    }
+
+    #[tokio::test]
+    async fn metadata_resolutions_are_counted_as_hits_misses_and_failures() {
+        let metrics = Arc::new(Metrics::new());
+        let r = ClientResolver::new(Arc::new(OneDoc), ClientResolverConfig::default())
+            .with_metrics(metrics.clone());
+        r.resolve(APP).await.unwrap();
+        r.resolve(APP).await.unwrap();
+        r.resolve(APP).await.unwrap();
+        // Loopback clients are built locally: neither hit nor miss.
+        r.resolve("http://localhost").await.unwrap();
+        let failing = ClientResolver::new(Arc::new(NoDoc), ClientResolverConfig::default())
+            .with_metrics(metrics.clone());
+        assert!(failing.resolve(APP).await.is_err());
+        let text = metrics.render();
+        for line in [
+            "atauth_client_metadata_fetches_total{result=\"miss\"} 1",
+            "atauth_client_metadata_fetches_total{result=\"hit\"} 2",
+            "atauth_client_metadata_fetches_total{result=\"failure\"} 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
     }
 }

@@ -5,6 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use atauth_core::OAuthError;
 
+use crate::metrics::AnsweredError;
+
 /// Newtype so actix's `ResponseError` can be implemented for core's error.
 #[derive(Debug)]
 pub struct ApiError(pub OAuthError);
@@ -26,25 +28,35 @@ impl ResponseError for ApiError {
         StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
+    /// Not logged here: the observer middleware ([`crate::metrics::observe`])
+    /// logs every answered OAuth error once.
     fn error_response(&self) -> HttpResponse {
-        let e = &self.0;
-        if e.status >= 500 {
-            tracing::error!(error = %e.error, detail = e.detail.as_deref().unwrap_or(""), "request failed");
-        } else {
-            tracing::info!(
-                error = %e.error,
-                description = e.error_description.as_deref().unwrap_or(""),
-                detail = e.detail.as_deref().unwrap_or(""),
-                "request refused"
-            );
-        }
-        json_error_response(e)
+        json_error_response(&self.0)
     }
 }
 
 /// Build the RFC 6749 §5.2 JSON response for an error, with its headers and
-/// `Cache-Control: no-store` (RFC 6749 §5.1).
+/// `Cache-Control: no-store` (RFC 6749 §5.1). The response carries an
+/// [`AnsweredError`] extension: the observer middleware counts and logs it
+/// (once, with the client and the request id).
 pub fn json_error_response(e: &OAuthError) -> HttpResponse {
+    let mut resp = render(e);
+    resp.extensions_mut().insert(AnsweredError {
+        code: e.error.as_str().to_string(),
+        status: e.status,
+        description: e.error_description.clone(),
+        detail: e.detail.clone(),
+    });
+    resp
+}
+
+/// The same JSON body for routing answers (unknown path 404, 405): not
+/// OAuth errors, neither counted as such nor logged.
+pub fn routing_error_response(e: &OAuthError) -> HttpResponse {
+    render(e)
+}
+
+fn render(e: &OAuthError) -> HttpResponse {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = HttpResponse::build(status);
     resp.insert_header((CONTENT_TYPE, "application/json"))

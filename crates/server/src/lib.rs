@@ -7,6 +7,7 @@ pub mod cors;
 pub mod error;
 pub mod fetch;
 pub mod identity;
+pub mod metrics;
 pub mod remote;
 pub mod routes;
 pub mod state;
@@ -23,6 +24,7 @@ use atauth_core::keys::Keyset;
 use atauth_core::store::KeyStore;
 
 pub use atauth_resource::RemoteKeysPolicy;
+pub use metrics::{build_metrics_server, spawn_session_counter, Metrics};
 pub use state::{AppState, Deployment, RemoteAuthorization, Role, ServerSettings};
 
 /// Build the HTTP server on an already-bound listener (port 0 in tests).
@@ -37,6 +39,8 @@ pub fn build_server(
         App::new()
             .app_data(data.clone())
             .wrap(from_fn(cors::cors))
+            // Inside the root span: its logs carry the request id.
+            .wrap(from_fn(metrics::observe))
             .wrap(tracing_actix_web::TracingLogger::default())
             .configure(|cfg| routes::configure_for(cfg, routes))
             .default_service(web::to(routes::not_found))

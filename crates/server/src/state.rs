@@ -19,6 +19,7 @@ use url::Url;
 use crate::clients::{ClientResolver, ClientResolverConfig};
 use crate::fetch::{Fetch, FetchError, FetchPolicy, SafeFetcher};
 use crate::identity::{IdentityConfig, IdentityResolver};
+use crate::metrics::Metrics;
 use crate::remote::{FetchedJwks, HttpIntrospection};
 
 /// Settings the HTTP server needs, cut from the validated configuration.
@@ -142,6 +143,8 @@ pub struct AppState {
     pub deployment: Deployment,
     /// Role `resource`: the authorization server's keys, fetched.
     pub remote_keys: Option<Arc<RemoteKeys<FetchedJwks>>>,
+    /// Operator metrics (exposed only on the metrics listener).
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -264,6 +267,7 @@ impl AppState {
             }
         }
         let ui = crate::ui::Ui::new(&settings);
+        let metrics = Arc::new(Metrics::new());
         Ok(Arc::new(AppState {
             ui,
             as_metadata_json: serde_json::to_string(&as_meta).unwrap_or_default(),
@@ -272,7 +276,8 @@ impl AppState {
                 .with_trust_store(
                     Arc::new(store.clone()),
                     crate::clients::TRUSTED_RELOAD_INTERVAL,
-                ),
+                )
+                .with_metrics(metrics.clone()),
             identity: IdentityResolver::new(fetcher, settings.identity.clone()),
             nonces,
             dpop_policy: DpopPolicy::authorization_server(),
@@ -282,6 +287,7 @@ impl AppState {
             verifier,
             deployment,
             remote_keys,
+            metrics,
         }))
     }
 

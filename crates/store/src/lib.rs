@@ -177,6 +177,19 @@ impl Store {
             .map_err(|e| error::query("pinging the database", e))
     }
 
+    /// How many OAuth sessions have not expired at `now` (Unix seconds):
+    /// one `SELECT COUNT(*)`, for the active-session metric.
+    pub fn count_active_sessions(&self, now: i64) -> Result<i64, StoreError> {
+        use diesel::prelude::*;
+        use schema::oauth_sessions::dsl as s;
+        let mut conn = self.conn()?;
+        s::oauth_sessions
+            .filter(s::expires_at.gt(now))
+            .count()
+            .get_result::<i64>(&mut *conn)
+            .map_err(|e| error::query("counting active OAuth sessions", e))
+    }
+
     /// A connection from the pool.
     fn conn(&self) -> Result<PooledConn, StoreError> {
         self.pool

@@ -26,14 +26,7 @@ pub async fn introspect(
             .insert_header((PRAGMA, "no-cache"))
             .insert_header((CONTENT_TYPE, "application/json"))
             .body(serde_json::to_string(&answer).unwrap_or_else(|_| "{\"active\":false}".into())),
-        Err(e) => {
-            if e.status >= 500 {
-                tracing::error!(error = %e.error, detail = e.detail.as_deref().unwrap_or(""), "introspection failed");
-            } else {
-                tracing::info!(error = %e.error, description = e.error_description.as_deref().unwrap_or(""), "introspection refused");
-            }
-            json_error_response(&e)
-        }
+        Err(e) => json_error_response(&e),
     }
 }
 

@@ -12,18 +12,18 @@ use actix_web::{web, HttpResponse};
 use atauth_core::metadata::paths;
 use atauth_core::OAuthError;
 
-use crate::error::json_error_response;
+use crate::error::routing_error_response;
 use crate::state::{AppState, Role};
 
 /// 405 with `Allow` for a resource's unsupported methods (SPEC §0).
 fn not_allowed(allow: &'static str) -> actix_web::Route {
     web::route()
-        .to(move || async move { json_error_response(&OAuthError::method_not_allowed(allow)) })
+        .to(move || async move { routing_error_response(&OAuthError::method_not_allowed(allow)) })
 }
 
 /// JSON 404 for every unknown path.
 pub async fn not_found() -> HttpResponse {
-    json_error_response(&OAuthError::not_found("no such endpoint"))
+    routing_error_response(&OAuthError::not_found("no such endpoint"))
 }
 
 /// What the route table depends on.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use atauth_core::client::auth::{authenticate_client, ClientAuth, ClientCredentials};
 use atauth_core::consts::PAR_LIFETIME_SECS;
 use atauth_core::dpop::{check_dpop_jkt, verify_proof, ProofInput, VerifiedProof};
@@ -21,6 +21,7 @@ use base64::Engine;
 use super::form_body::{dpop_headers, read_form};
 use crate::clients::ResolvedClient;
 use crate::error::json_error_response;
+use crate::metrics::KnownClient;
 use crate::state::AppState;
 
 /// Add `DPoP-Nonce` unless the error already carries one.
@@ -35,8 +36,8 @@ fn respond(state: &AppState, now: i64, result: Result<HttpResponse, OAuthError>)
             }
             resp
         }
+        // Logged and counted once, by the observer middleware.
         Err(mut e) => {
-            log_refusal(&e);
             if !e
                 .headers
                 .iter()
@@ -46,14 +47,6 @@ fn respond(state: &AppState, now: i64, result: Result<HttpResponse, OAuthError>)
             }
             json_error_response(&e)
         }
-    }
-}
-
-fn log_refusal(e: &OAuthError) {
-    if e.status >= 500 {
-        tracing::error!(error = %e.error, detail = e.detail.as_deref().unwrap_or(""), "request failed");
-    } else {
-        tracing::info!(error = %e.error, description = e.error_description.as_deref().unwrap_or(""), detail = e.detail.as_deref().unwrap_or(""), "request refused");
     }
 }
 
@@ -90,6 +83,8 @@ async fn prepare(
 ) -> Result<Prepared, OAuthError> {
     let params = read_form(req, payload).await?;
     let client_id = client_id_of(&params)?;
+    // For the error log: the client named, even if it does not resolve.
+    req.extensions_mut().insert(KnownClient(client_id.clone()));
     let client = state.clients.resolve(&client_id).await?;
     Ok(Prepared {
         params,

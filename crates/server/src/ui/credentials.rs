@@ -81,6 +81,7 @@ pub async fn check(
         .limiter
         .check(&[ip_key.clone(), account_key.clone()])
     {
+        state.metrics.sign_in_rate_limited();
         return Err(PageError::RateLimited(retry_after_secs(wait)));
     }
 
@@ -104,6 +105,7 @@ pub async fn check(
             Ok(Checked::Valid(Box::new(account)))
         }
         None => {
+            state.metrics.sign_in_failure();
             state.ui.limiter.record_failure(&ip_key);
             state.ui.limiter.record_failure(&account_key);
             Ok(Checked::Invalid)

@@ -50,6 +50,10 @@ pub fn respond(
     request: &AuthorizationRequest,
     outcome: &Outcome,
 ) -> HttpResponse {
+    if let Outcome::Error(code, _) = outcome {
+        // Counted here (the redirect carries it); logged by the caller.
+        env.state.metrics.oauth_error("", code.as_str());
+    }
     let issuer = env.state.settings.issuer.as_str();
     let params = parameters(outcome, request, issuer);
     let redirect_uri = &request.params.redirect_uri;
