@@ -49,10 +49,19 @@ pub trait ReplayStore {
 /// development. Not shared between instances.
 #[derive(Debug, Default)]
 pub struct MemoryReplayStore {
-    entries: Mutex<HashMap<(String, String), i64>>,
+    entries: Mutex<Entries>,
 }
 
-/// Above this many entries, an insert first purges the expired ones.
+#[derive(Debug, Default)]
+struct Entries {
+    map: HashMap<(String, String), i64>,
+    /// Size at which the next purge runs: twice what the last purge kept
+    /// (at least [`PURGE_THRESHOLD`]), so purging costs amortised O(1) per
+    /// insert even when most entries are live.
+    next_purge: usize,
+}
+
+/// Entries held before the first purge of expired ones.
 const PURGE_THRESHOLD: usize = 4096;
 
 impl MemoryReplayStore {
@@ -63,7 +72,7 @@ impl MemoryReplayStore {
 
     /// How many entries are held, expired ones included (for tests).
     pub fn len(&self) -> usize {
-        self.entries.lock().map_or(0, |m| m.len())
+        self.entries.lock().map_or(0, |m| m.map.len())
     }
 
     /// Whether the store holds nothing.
@@ -84,14 +93,15 @@ impl ReplayStore for MemoryReplayStore {
             .entries
             .lock()
             .map_err(|_| StoreError::Backend("replay store lock poisoned".into()))?;
-        if entries.len() > PURGE_THRESHOLD {
-            entries.retain(|_, exp| *exp > now);
+        if entries.map.len() > entries.next_purge.max(PURGE_THRESHOLD) {
+            entries.map.retain(|_, exp| *exp > now);
+            entries.next_purge = entries.map.len().saturating_mul(2);
         }
         let k = (namespace.to_string(), key.to_string());
-        match entries.get(&k) {
+        match entries.map.get(&k) {
             Some(exp) if *exp > now => Ok(false),
             _ => {
-                entries.insert(k, expires_at);
+                entries.map.insert(k, expires_at);
                 Ok(true)
             }
         }
