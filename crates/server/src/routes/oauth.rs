@@ -152,59 +152,84 @@ fn credentials(p: &FormParams) -> ClientCredentials<'_> {
     }
 }
 
-/// `POST /oauth/par` (RFC 9126).
-pub async fn par(
+/// The shape every form endpoint shares: read the body and resolve the
+/// client (async), run the endpoint's ordered checks on a blocking thread
+/// (they touch the database), render the success, and put a fresh
+/// `DPoP-Nonce` on whatever goes back.
+async fn endpoint<T, F, R>(
     state: web::Data<AppState>,
     req: HttpRequest,
     payload: web::Payload,
-) -> HttpResponse {
+    flow: F,
+    render: R,
+) -> HttpResponse
+where
+    T: Send + 'static,
+    F: FnOnce(&AppState, &Prepared, i64) -> Result<T, OAuthError> + Send + 'static,
+    R: FnOnce(T) -> HttpResponse,
+{
     let now = state.now();
     let prepared = match prepare(&state, &req, payload).await {
         Ok(p) => p,
         Err(e) => return respond(&state, now, Err(e)),
     };
     let st = state.clone().into_inner();
-    let result = web::block(move || -> Result<String, OAuthError> {
-        let p = &prepared;
-        let proof = proof(&st, p, now, false)?;
-        let jkt = check_dpop_jkt(p.params.get("dpop_jkt"), proof.as_ref())?;
-        let auth = client_auth(&st, p, now)?;
-        if let Some(j) = &jkt {
-            dpop_key_differs_from_client_key(&auth, j)?;
-        }
-        let params = par::validate(&p.params, &p.client.client, jkt)?;
-        par::challenge_unused(&st.store, &params.code_challenge, now)?;
-        let id = RequestId::generate();
-        let request = AuthorizationRequest {
-            id: id.as_str().to_string(),
-            client_id: p.client.client_id().as_str().to_string(),
-            client_auth: auth,
-            params,
-            created_at: now,
-            expires_at: now + PAR_LIFETIME_SECS,
-            device_id: None,
-            sub: None,
-            code_hash: None,
-            consumed_at: None,
-        };
-        st.store
-            .create_request(&request)
-            .map_err(|e| OAuthError::server_error(format!("store: {e}")))?;
-        tracing::info!(client_id = %request.client_id, "pushed authorization request stored");
-        Ok(id.request_uri())
+    let result = web::block(move || flow(&st, &prepared, now))
+        .await
+        .unwrap_or_else(|e| Err(OAuthError::server_error(format!("blocking task: {e}"))));
+    respond(&state, now, result.map(render))
+}
+
+/// A JSON body that must not be cached (RFC 6749 §5.1).
+fn no_store_json(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .insert_header((CONTENT_TYPE, "application/json"))
+        .body(body)
+}
+
+/// `POST /oauth/par` (RFC 9126): 201 `{request_uri, expires_in}`.
+pub async fn par(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    endpoint(state, req, payload, par_flow, |request_uri: String| {
+        let body =
+            serde_json::json!({ "request_uri": request_uri, "expires_in": PAR_LIFETIME_SECS });
+        no_store_json(StatusCode::CREATED, body.to_string())
     })
     .await
-    .unwrap_or_else(|e| Err(OAuthError::server_error(format!("blocking task: {e}"))));
-    let result = result.map(|request_uri| {
-        HttpResponse::build(StatusCode::CREATED)
-            .insert_header((CACHE_CONTROL, "no-store"))
-            .insert_header((CONTENT_TYPE, "application/json"))
-            .body(
-                serde_json::json!({ "request_uri": request_uri, "expires_in": PAR_LIFETIME_SECS })
-                    .to_string(),
-            )
-    });
-    respond(&state, now, result)
+}
+
+/// PAR's checks in order (the list in `atauth_core::par`'s module docs).
+fn par_flow(st: &AppState, p: &Prepared, now: i64) -> Result<String, OAuthError> {
+    let proof = proof(st, p, now, false)?;
+    let jkt = check_dpop_jkt(p.params.get("dpop_jkt"), proof.as_ref())?;
+    let auth = client_auth(st, p, now)?;
+    if let Some(j) = &jkt {
+        dpop_key_differs_from_client_key(&auth, j)?;
+    }
+    let params = par::validate(&p.params, &p.client.client, jkt)?;
+    par::challenge_unused(&st.store, &params.code_challenge, now)?;
+    let id = RequestId::generate();
+    let request = AuthorizationRequest {
+        id: id.as_str().to_string(),
+        client_id: p.client.client_id().as_str().to_string(),
+        client_auth: auth,
+        params,
+        created_at: now,
+        expires_at: now + PAR_LIFETIME_SECS,
+        device_id: None,
+        sub: None,
+        code_hash: None,
+        consumed_at: None,
+    };
+    st.store
+        .create_request(&request)
+        .map_err(|e| OAuthError::server_error(format!("store: {e}")))?;
+    tracing::info!(client_id = %request.client_id, "pushed authorization request stored");
+    Ok(id.request_uri())
 }
 
 /// RFC 6749 §5.2 `unauthorized_client`: the client did not declare this grant.
@@ -219,49 +244,79 @@ fn grant_declared(client: &ResolvedClient, grant: &str) -> Result<(), OAuthError
     }
 }
 
-/// `POST /oauth/token` (RFC 6749 §3.2).
+/// `POST /oauth/token` (RFC 6749 §3.2): 200 with the token response and
+/// `Pragma: no-cache` (RFC 6749 §5.1).
 pub async fn token(
     state: web::Data<AppState>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
-    let now = state.now();
-    let prepared = match prepare(&state, &req, payload).await {
-        Ok(p) => p,
-        Err(e) => return respond(&state, now, Err(e)),
-    };
-    let st = state.clone().into_inner();
-    let result = web::block(move || -> Result<TokenBundle, OAuthError> {
-        let p = &prepared;
-        let grant = p.params.require("grant_type", "RFC 6749 §4.1.3")?.to_string();
-        if grant != "authorization_code" && grant != "refresh_token" {
-            return Err(OAuthError::unsupported_grant_type(format!("grant_type {grant:?} is not supported (authorization_code, refresh_token)")));
-        }
-        // Every token request carries a DPoP proof (atproto profile).
-        let (proof, auth) = authenticate(&st, p, now)?;
-        grant_declared(&p.client, &grant)?;
-        let caller = Caller { client: &p.client.client, auth: &auth, dpop_jkt: &proof.jkt };
-        let keyset = st.keyset();
-        let audience = st.settings.resource.as_str();
-        let bundle = if grant == "authorization_code" {
-            let input = CodeGrantInput { code: p.params.get("code"), redirect_uri: p.params.get("redirect_uri"), code_verifier: p.params.get("code_verifier") };
-            atauth_core::token::code_grant::exchange(&st.store, &keyset, &st.settings.token, &caller, &input, audience, now)?
-        } else {
-            refresh_grant::refresh(&st.store, &keyset, &st.settings.token, &caller, p.params.get("refresh_token"), p.client.keys(), audience, now)?
-        };
-        tracing::info!(client_id = %p.client.client_id(), grant = %grant, session = %bundle.session_id, "tokens issued");
-        Ok(bundle)
+    endpoint(state, req, payload, token_flow, |bundle: TokenBundle| {
+        let mut resp = no_store_json(
+            StatusCode::OK,
+            serde_json::to_string(&bundle.response).unwrap_or_default(),
+        );
+        resp.headers_mut().insert(
+            PRAGMA,
+            actix_web::http::header::HeaderValue::from_static("no-cache"),
+        );
+        resp
     })
     .await
-    .unwrap_or_else(|e| Err(OAuthError::server_error(format!("blocking task: {e}"))));
-    let result = result.map(|bundle| {
-        HttpResponse::Ok()
-            .insert_header((CACHE_CONTROL, "no-store"))
-            .insert_header((PRAGMA, "no-cache"))
-            .insert_header((CONTENT_TYPE, "application/json"))
-            .body(serde_json::to_string(&bundle.response).unwrap_or_default())
-    });
-    respond(&state, now, result)
+}
+
+/// The token endpoint's checks in order (`atauth_core::token`'s module docs).
+fn token_flow(st: &AppState, p: &Prepared, now: i64) -> Result<TokenBundle, OAuthError> {
+    let grant = p
+        .params
+        .require("grant_type", "RFC 6749 §4.1.3")?
+        .to_string();
+    if grant != "authorization_code" && grant != "refresh_token" {
+        return Err(OAuthError::unsupported_grant_type(format!(
+            "grant_type {grant:?} is not supported (authorization_code, refresh_token)"
+        )));
+    }
+    // Every token request carries a DPoP proof (atproto profile).
+    let (proof, auth) = authenticate(st, p, now)?;
+    grant_declared(&p.client, &grant)?;
+    let caller = Caller {
+        client: &p.client.client,
+        auth: &auth,
+        dpop_jkt: &proof.jkt,
+    };
+    let keyset = st.keyset();
+    let audience = st.settings.resource.as_str();
+    let bundle = if grant == "authorization_code" {
+        let input = CodeGrantInput {
+            code: p.params.get("code"),
+            redirect_uri: p.params.get("redirect_uri"),
+            code_verifier: p.params.get("code_verifier"),
+        };
+        atauth_core::token::code_grant::exchange(
+            &st.store,
+            &keyset,
+            &st.settings.token,
+            &caller,
+            &input,
+            audience,
+            now,
+        )?
+    } else {
+        let refresh_token = p.params.get("refresh_token");
+        let keys = p.client.keys();
+        refresh_grant::refresh(
+            &st.store,
+            &keyset,
+            &st.settings.token,
+            &caller,
+            refresh_token,
+            keys,
+            audience,
+            now,
+        )?
+    };
+    tracing::info!(client_id = %p.client.client_id(), grant = %grant, session = %bundle.session_id, "tokens issued");
+    Ok(bundle)
 }
 
 /// `POST /oauth/revoke` (RFC 7009): 200 `{}` for every well-formed,
@@ -271,28 +326,20 @@ pub async fn revoke(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
-    let now = state.now();
-    let prepared = match prepare(&state, &req, payload).await {
-        Ok(p) => p,
-        Err(e) => return respond(&state, now, Err(e)),
-    };
-    let st = state.clone().into_inner();
-    let result = web::block(move || -> Result<(), OAuthError> {
-        let p = &prepared;
-        authenticate(&st, p, now)?;
-        let outcome = revoke::revoke(&st.store, &st.keyset(), p.client.client_id().as_str(), p.params.get("token"))?;
-        if let revoke::Revocation::Session(id) = outcome {
-            tracing::info!(client_id = %p.client.client_id(), session = %id, "session revoked by the client");
-        }
-        Ok(())
+    endpoint(state, req, payload, revoke_flow, |()| {
+        no_store_json(StatusCode::OK, "{}".into())
     })
     .await
-    .unwrap_or_else(|e| Err(OAuthError::server_error(format!("blocking task: {e}"))));
-    let result = result.map(|()| {
-        HttpResponse::Ok()
-            .insert_header((CACHE_CONTROL, "no-store"))
-            .insert_header((CONTENT_TYPE, "application/json"))
-            .body("{}")
-    });
-    respond(&state, now, result)
+}
+
+/// Revocation's checks in order: DPoP proof, client authentication, then
+/// the whole session of the token, if it is this client's.
+fn revoke_flow(st: &AppState, p: &Prepared, now: i64) -> Result<(), OAuthError> {
+    authenticate(st, p, now)?;
+    let client_id = p.client.client_id().as_str();
+    let outcome = revoke::revoke(&st.store, &st.keyset(), client_id, p.params.get("token"))?;
+    if let revoke::Revocation::Session(id) = outcome {
+        tracing::info!(client_id = %client_id, session = %id, "session revoked by the client");
+    }
+    Ok(())
 }
