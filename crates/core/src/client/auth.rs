@@ -582,6 +582,25 @@ fn check_replay<R: ReplayStore + ?Sized>(
     }
 }
 
+/// The `client_id` a token-endpoint request names: the `client_id`
+/// parameter, or for a `private_key_jwt` client that omits it (RFC 7523 §3
+/// makes it optional) the unverified `iss` of its assertion, which
+/// [`authenticate_client`] then verifies against the resolved client.
+pub fn requested_client_id(
+    client_id: Option<&str>,
+    client_assertion: Option<&str>,
+) -> Result<String, OAuthError> {
+    if let Some(id) = client_id {
+        return Ok(id.to_string());
+    }
+    let iss = client_assertion.and_then(|a| {
+        let jws = CompactJws::parse(a).ok()?;
+        let claims: Map<String, Value> = serde_json::from_slice(&jws.payload_json).ok()?;
+        claims.get("iss")?.as_str().map(str::to_string)
+    });
+    iss.ok_or_else(|| OAuthError::invalid_request("missing client_id (RFC 6749 §2.2)"))
+}
+
 #[cfg(test)]
 #[path = "auth_tests.rs"]
 mod tests;

@@ -507,3 +507,31 @@ fn client_auth_serialises_for_session_storage() {
         json!({"method": "none"})
     );
 }
+
+#[test]
+fn requested_client_id_prefers_the_parameter_then_the_assertion_iss() {
+    let payload = B64.encode(br#"{"iss":"https://app.example.com/client-metadata.json"}"#);
+    let assertion = format!("e30.{payload}.c2ln");
+    assert_eq!(
+        requested_client_id(Some("https://a.example/m.json"), Some(&assertion)).unwrap(),
+        "https://a.example/m.json"
+    );
+    assert_eq!(
+        requested_client_id(None, Some(&assertion)).unwrap(),
+        "https://app.example.com/client-metadata.json"
+    );
+}
+
+#[test]
+fn rejects_request_naming_no_client() {
+    assert_eq!(
+        requested_client_id(None, None).unwrap_err().error,
+        ErrorCode::InvalidRequest
+    );
+    assert_eq!(
+        requested_client_id(None, Some("not-a-jwt"))
+            .unwrap_err()
+            .error,
+        ErrorCode::InvalidRequest
+    );
+}

@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod code_grant;
+pub mod grant;
 pub mod introspect;
 pub mod refresh_grant;
 pub mod revoke;

@@ -7,16 +7,18 @@ use std::sync::Arc;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use atauth_core::client::auth::{authenticate_client, ClientAuth, ClientCredentials};
+use atauth_core::client::auth::{
+    authenticate_client, requested_client_id, ClientAuth, ClientCredentials,
+};
 use atauth_core::consts::PAR_LIFETIME_SECS;
 use atauth_core::dpop::{check_dpop_jkt, verify_proof, ProofInput, VerifiedProof};
 use atauth_core::form::FormParams;
 use atauth_core::ids::RequestId;
 use atauth_core::store::{AuthorizationRequest, RequestStore};
 use atauth_core::token::code_grant::{Caller, CodeGrantInput};
+use atauth_core::token::grant::Grant;
 use atauth_core::token::{dpop_key_differs_from_client_key, refresh_grant, revoke, TokenBundle};
 use atauth_core::{par, OAuthError};
-use base64::Engine;
 
 use super::form_body::{dpop_headers, read_form};
 use crate::clients::ResolvedClient;
@@ -50,24 +52,6 @@ fn respond(state: &AppState, now: i64, result: Result<HttpResponse, OAuthError>)
     }
 }
 
-/// The `client_id` of a request: the parameter, or for `private_key_jwt`
-/// clients that omit it (RFC 7523 §3 allows that) the assertion's `iss`,
-/// which authentication then verifies.
-fn client_id_of(p: &FormParams) -> Result<String, OAuthError> {
-    if let Some(id) = p.get("client_id") {
-        return Ok(id.to_string());
-    }
-    let iss = p.get("client_assertion").and_then(|a| {
-        let payload = a.split('.').nth(1)?;
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .ok()?;
-        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-        v.get("iss")?.as_str().map(str::to_string)
-    });
-    iss.ok_or_else(|| OAuthError::invalid_request("missing client_id (RFC 6749 §2.2)"))
-}
-
 struct Prepared {
     params: FormParams,
     client: Arc<ResolvedClient>,
@@ -82,7 +66,7 @@ async fn prepare(
     payload: web::Payload,
 ) -> Result<Prepared, OAuthError> {
     let params = read_form(req, payload).await?;
-    let client_id = client_id_of(&params)?;
+    let client_id = requested_client_id(params.get("client_id"), params.get("client_assertion"))?;
     // For the error log: the client named, even if it does not resolve.
     req.extensions_mut().insert(KnownClient(client_id.clone()));
     let client = state.clients.resolve(&client_id).await?;
@@ -232,18 +216,6 @@ fn par_flow(st: &AppState, p: &Prepared, now: i64) -> Result<String, OAuthError>
     Ok(id.request_uri())
 }
 
-/// RFC 6749 §5.2 `unauthorized_client`: the client did not declare this grant.
-fn grant_declared(client: &ResolvedClient, grant: &str) -> Result<(), OAuthError> {
-    if client.client.allows_grant(grant) {
-        Ok(())
-    } else {
-        Err(OAuthError::new(
-            atauth_core::ErrorCode::UnauthorizedClient,
-            format!("the client's metadata does not list the \"{grant}\" grant type"),
-        ))
-    }
-}
-
 /// `POST /oauth/token` (RFC 6749 §3.2): 200 with the token response and
 /// `Pragma: no-cache` (RFC 6749 §5.1).
 pub async fn token(
@@ -267,18 +239,10 @@ pub async fn token(
 
 /// The token endpoint's checks in order (`atauth_core::token`'s module docs).
 fn token_flow(st: &AppState, p: &Prepared, now: i64) -> Result<TokenBundle, OAuthError> {
-    let grant = p
-        .params
-        .require("grant_type", "RFC 6749 §4.1.3")?
-        .to_string();
-    if grant != "authorization_code" && grant != "refresh_token" {
-        return Err(OAuthError::unsupported_grant_type(format!(
-            "grant_type {grant:?} is not supported (authorization_code, refresh_token)"
-        )));
-    }
+    let grant = Grant::from_params(&p.params)?;
     // Every token request carries a DPoP proof (atproto profile).
     let (proof, auth) = authenticate(st, p, now)?;
-    grant_declared(&p.client, &grant)?;
+    grant.declared_by(&p.client.client)?;
     let caller = Caller {
         client: &p.client.client,
         auth: &auth,
@@ -286,7 +250,7 @@ fn token_flow(st: &AppState, p: &Prepared, now: i64) -> Result<TokenBundle, OAut
     };
     let keyset = st.keyset();
     let audience = st.settings.resource.as_str();
-    let bundle = if grant == "authorization_code" {
+    let bundle = if grant == Grant::AuthorizationCode {
         let input = CodeGrantInput {
             code: p.params.get("code"),
             redirect_uri: p.params.get("redirect_uri"),
@@ -315,7 +279,7 @@ fn token_flow(st: &AppState, p: &Prepared, now: i64) -> Result<TokenBundle, OAut
             now,
         )?
     };
-    tracing::info!(client_id = %p.client.client_id(), grant = %grant, session = %bundle.session_id, "tokens issued");
+    tracing::info!(client_id = %p.client.client_id(), grant = grant.as_str(), session = %bundle.session_id, "tokens issued");
     Ok(bundle)
 }
 
