@@ -8,7 +8,7 @@
 //! cases core does not know: no credentials at all, a request that is
 //! malformed, and `insufficient_scope`.
 
-use atauth_core::dpop::{resource_server_error, DPOP_ALGS};
+use atauth_core::dpop::{resource_server_error, with_dpop_challenge, DPOP_ALGS};
 use atauth_core::{ErrorCode, OAuthError};
 
 /// Header names, as sent.
@@ -39,47 +39,14 @@ pub fn missing_credentials(description: impl Into<String>) -> OAuthError {
 /// the request is malformed (e.g. two `Authorization` headers), with its
 /// `DPoP` challenge.
 pub fn invalid_request(description: impl Into<String>) -> OAuthError {
-    with_challenge(OAuthError::invalid_request(description))
+    with_dpop_challenge(OAuthError::invalid_request(description))
 }
 
 /// RFC 6750 §3.1 `insufficient_scope`: 403, "The request requires higher
 /// privileges than provided by the access token", with its `DPoP`
 /// challenge.
 pub fn insufficient_scope(description: impl Into<String>) -> OAuthError {
-    with_challenge(OAuthError::new(ErrorCode::InsufficientScope, description))
-}
-
-/// `WWW-Authenticate: DPoP error="…", error_description="…", algs="ES256"`
-/// (RFC 6750 §3, RFC 9449 §7.1) for any code; status unchanged.
-fn with_challenge(err: OAuthError) -> OAuthError {
-    let mut challenge = format!("DPoP error=\"{}\"", err.error.as_str());
-    if let Some(d) = &err.error_description {
-        challenge.push_str(", error_description=\"");
-        challenge.push_str(&auth_param_text(d));
-        challenge.push('"');
-    }
-    challenge.push_str(", algs=\"");
-    challenge.push_str(DPOP_ALGS);
-    challenge.push('"');
-    err.with_header(WWW_AUTHENTICATE, challenge)
-}
-
-/// RFC 6750 §3: `error_description` "MUST NOT include characters outside
-/// the set %x20-21 / %x23-5B / %x5D-7E": quotes and backslashes are
-/// replaced, the section sign is spelled out, anything else is `?`. (The
-/// same rule as core applies to the challenges it builds.)
-fn auth_param_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '"' => out.push('\''),
-            '\\' => out.push('/'),
-            '§' => out.push_str("section "),
-            ' '..='~' => out.push(c),
-            _ => out.push('?'),
-        }
-    }
-    out
+    with_dpop_challenge(OAuthError::new(ErrorCode::InsufficientScope, description))
 }
 
 /// Add the current `DPoP-Nonce` unless the error carries one already

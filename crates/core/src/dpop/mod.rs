@@ -208,6 +208,13 @@ pub fn resource_server_error(err: OAuthError) -> OAuthError {
     ) {
         return err;
     }
+    with_dpop_challenge(err).with_status(401)
+}
+
+/// Add `WWW-Authenticate: DPoP error="…", error_description="…",
+/// algs="ES256"` (RFC 6750 §3, RFC 9449 §7.1) for the error's code; the
+/// status is left as it is. Shared by every resource-server refusal.
+pub fn with_dpop_challenge(err: OAuthError) -> OAuthError {
     let mut challenge = format!("DPoP error=\"{}\"", err.error.as_str());
     if let Some(d) = &err.error_description {
         challenge.push_str(", error_description=\"");
@@ -217,8 +224,7 @@ pub fn resource_server_error(err: OAuthError) -> OAuthError {
     challenge.push_str(", algs=\"");
     challenge.push_str(DPOP_ALGS);
     challenge.push('"');
-    err.with_status(401)
-        .with_header("WWW-Authenticate", challenge)
+    err.with_header("WWW-Authenticate", challenge)
 }
 
 /// RFC 6750 §3: `error_description` values "MUST NOT include characters
