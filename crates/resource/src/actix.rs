@@ -106,6 +106,13 @@ pub fn error_response(e: &OAuthError) -> HttpResponse {
             "resource request refused"
         );
     }
+    render_oauth_error(e)
+}
+
+/// The RFC 6749 §5.2 JSON body of an error with its status, its headers
+/// (`WWW-Authenticate`, `DPoP-Nonce`, …) and `Cache-Control: no-store`
+/// (RFC 6749 §5.1). No logging: callers decide that.
+pub fn render_oauth_error(e: &OAuthError) -> HttpResponse {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = HttpResponse::build(status);
     resp.insert_header((header::CONTENT_TYPE, "application/json"))

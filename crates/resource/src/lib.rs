@@ -47,7 +47,10 @@ pub mod verifier;
 #[cfg(test)]
 mod tests;
 
-pub use actix::{error_response, nonce_header, AuthError, AuthenticatedCaller, VerifierProvider};
+pub use actix::{
+    error_response, nonce_header, render_oauth_error, AuthError, AuthenticatedCaller,
+    VerifierProvider,
+};
 pub use caller::{Caller, Permission};
 pub use introspection::{Introspect, IntrospectionCheck, TokenCheck};
 pub use keys::{BoxFuture, IssuerKeys, KeySource, LiveKeyset};

@@ -1,6 +1,5 @@
 //! The one place where an [`OAuthError`] becomes an HTTP response.
 
-use actix_web::http::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use atauth_core::OAuthError;
@@ -57,19 +56,7 @@ pub fn routing_error_response(e: &OAuthError) -> HttpResponse {
 }
 
 fn render(e: &OAuthError) -> HttpResponse {
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = HttpResponse::build(status);
-    resp.insert_header((CONTENT_TYPE, "application/json"))
-        .insert_header((CACHE_CONTROL, "no-store"));
-    for (k, v) in &e.headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::try_from(k.as_str()),
-            HeaderValue::try_from(v.as_str()),
-        ) {
-            resp.insert_header((name, value));
-        }
-    }
-    resp.body(e.to_json())
+    atauth_resource::render_oauth_error(e)
 }
 
 /// Result type of handlers.
