@@ -351,6 +351,11 @@ fn corrupt_key_store_stops_the_server() {
     // And the key was not replaced.
     let listed = env.run(&["keys", "list"], None);
     assert!(!listed.status.success());
+    assert!(
+        stderr(&listed).contains("the stored keys are unusable"),
+        "{}",
+        stderr(&listed)
+    );
 }
 
 #[test]
