@@ -97,7 +97,17 @@ case "$status" in
     online*) ;;
     *)
         log "starting cluster $version/$name"
-        pg_ctlcluster "$version" "$name" start
+        # The server is a daemon: it must not inherit our stdout (fd 3, the
+        # pipe of the caller's `$(...)`, which would then never see EOF) nor
+        # the caller's stderr (which would keep a CI log open after we exit).
+        start_log=$(mktemp)
+        if ! pg_ctlcluster "$version" "$name" start </dev/null >"$start_log" 2>&1 3>&-; then
+            cat "$start_log" >&2
+            rm -f "$start_log"
+            die "pg_ctlcluster $version $name start failed"
+        fi
+        cat "$start_log" >&2
+        rm -f "$start_log"
         ;;
 esac
 
