@@ -8,6 +8,7 @@ pub mod client;
 pub mod consts;
 pub mod crypto;
 pub mod dpop;
+pub mod email_code;
 pub mod error;
 pub mod form;
 pub mod identity;

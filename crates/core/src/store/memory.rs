@@ -43,6 +43,8 @@ struct Tables {
 pub struct MemoryStore {
     tables: Mutex<Tables>,
     replay: MemoryReplayStore,
+    /// Email codes and verified addresses (`memory_email.rs`).
+    email: email::EmailTables,
 }
 
 impl MemoryStore {
@@ -601,6 +603,9 @@ impl ReplayStore for MemoryStore {
             .check_and_insert(namespace, key, expires_at, now)
     }
 }
+
+#[path = "memory_email.rs"]
+mod email;
 
 #[cfg(test)]
 #[path = "memory_tests.rs"]

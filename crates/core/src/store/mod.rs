@@ -9,12 +9,14 @@
 use crate::identity::{Did, Handle};
 
 mod device;
+mod email;
 pub mod memory;
 mod request;
 mod session;
 mod trusted;
 
 pub use device::{AuthorizedClient, AuthorizedClientStore, Device, DeviceAccount, DeviceStore};
+pub use email::{EmailCodeStore, StoredEmailCode, VerifiedEmail};
 pub use request::{AuthorizationParams, AuthorizationRequest, CodeConsumption, RequestStore};
 pub use session::{OAuthSession, RefreshLookup, SessionStore};
 pub use trusted::{TrustedClient, TrustedClientStore};
