@@ -164,6 +164,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Email codes: see `atauth_core::store::EmailCodeStore`.
+    email_codes (id) {
+        /// Random id (primary key); salts the hash.
+        id -> Text,
+        /// The account (deleting it deletes the row).
+        did -> Text,
+        /// `verify_email`, `reset_password` or `sign_in`; unique per account.
+        purpose -> Text,
+        /// The address the code was sent to.
+        email -> Text,
+        /// Salted SHA-256 of the code.
+        code_hash -> Text,
+        /// Unix seconds.
+        created_at -> BigInt,
+        /// Unix seconds.
+        expires_at -> BigInt,
+        /// Tries taken.
+        attempts -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Verified addresses: see `atauth_core::store::EmailCodeStore`.
+    email_verifications (did) {
+        /// The account (primary key; deleting it deletes the row).
+        did -> Text,
+        /// The address verified.
+        email -> Text,
+        /// Unix seconds.
+        verified_at -> BigInt,
+    }
+}
+
 diesel::joinable!(device_accounts -> devices (device_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -176,4 +210,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     authorized_clients,
     replay,
     trusted_clients,
+    email_codes,
+    email_verifications,
 );

@@ -24,6 +24,8 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 mod cases;
 #[path = "contract/devices.rs"]
 mod devices;
+#[path = "contract/email_codes.rs"]
+mod email_codes;
 #[path = "contract/replay.rs"]
 mod replay;
 #[path = "contract/requests.rs"]
@@ -37,6 +39,7 @@ mod trusted;
 mod all {
     pub use super::cases::*;
     pub use super::devices::*;
+    pub use super::email_codes::*;
     pub use super::replay::*;
     pub use super::requests::*;
     pub use super::sessions::*;
@@ -353,6 +356,19 @@ contract! {
     trusted_clients_are_ordered_by_client_id_bytewise,
     trusted_clients_are_shared_between_instances,
     concurrent_adds_of_one_client_have_one_winner,
+    // EmailCodeStore
+    put_email_code_keeps_one_code_per_account_and_purpose,
+    put_email_code_needs_the_account,
+    take_email_code_attempt_counts_up_to_max,
+    concurrent_attempts_never_exceed_max,
+    consume_email_code_has_one_winner,
+    delete_and_purge_email_codes,
+    verified_email_round_trips_and_goes_with_the_account,
+    accounts_with_email_ignores_ascii_case,
+    email_code_is_single_use,
+    rejects_expired_email_code,
+    rejects_email_code_of_another_account,
+    rejects_email_code_after_too_many_attempts,
 }
 
 /// The migration folders, by name, for one backend.
