@@ -123,7 +123,7 @@ impl EmailCodeStore for Store {
             .filter(email_codes::did.eq(did.as_str()))
             .filter(email_codes::purpose.eq(purpose.as_str()))
             .select(CodeRow::as_select())
-            .first(&mut *conn)
+            .get_result(&mut *conn)
             .optional()
             .map_err(|e| error::query("reading an email code", e))?
             .map(CodeRow::into_code)
@@ -199,7 +199,7 @@ impl EmailCodeStore for Store {
         let row = email_verifications::table
             .find(did.as_str())
             .select(VerificationRow::as_select())
-            .first(&mut *conn)
+            .get_result(&mut *conn)
             .optional()
             .map_err(|e| error::query("reading a verified email", e))?;
         Ok(row.map(|r| VerifiedEmail {

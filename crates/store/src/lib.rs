@@ -25,6 +25,7 @@ mod accounts;
 mod codec;
 mod conn;
 mod devices;
+mod email_codes;
 mod error;
 mod keys;
 mod replay;
