@@ -132,6 +132,37 @@ async fn rejects_replayed_jti() {
     assert_eq!(ctx.env.count_rows("authorization_requests"), 1);
 }
 
+/// With SQLite and per-process nonces, proof `jti`s are remembered in
+/// memory (crates/server/src/replay.rs); what refuses a proof replayed
+/// after a restart is the nonce, keyed anew by the new process.
+#[tokio::test]
+async fn a_proof_from_before_a_restart_is_refused_after_it() {
+    let ctx = ctx().await;
+    let key = &ctx.client.dpop;
+    let proof = key.sign(&header(key), &claims(&ctx));
+    assert_eq!(send(&ctx, std::slice::from_ref(&proof)).await.status, 201);
+    let Ctx {
+        env,
+        server,
+        client,
+        nonce,
+    } = ctx;
+    let listen = server.addr.trim_start_matches("http://").to_string();
+    let issuer = server.issuer.clone();
+    drop(server);
+    let server = env.serve_at(&listen, &[]);
+    assert_eq!(server.issuer, issuer, "same port, same issuer");
+    let ctx = Ctx {
+        env,
+        server,
+        client,
+        nonce,
+    };
+    let r = send(&ctx, &[proof]).await;
+    assert_eq!((r.status, r.error()), (400, "use_dpop_nonce"));
+    assert_eq!(ctx.env.count_rows("authorization_requests"), 1);
+}
+
 #[tokio::test]
 async fn rejects_wrong_htm() {
     let ctx = ctx().await;

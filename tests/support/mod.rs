@@ -87,8 +87,14 @@ impl TestEnv {
 
     /// Start `atauth serve --dev` on 127.0.0.1 with a free port.
     pub fn serve(&self, env: &[(&str, &str)]) -> Server {
+        self.serve_at("127.0.0.1:0", env)
+    }
+
+    /// Start `atauth serve --dev` listening on `listen` (to restart a
+    /// server on the port, hence the issuer, it had).
+    pub fn serve_at(&self, listen: &str, env: &[(&str, &str)]) -> Server {
         let mut c = self.command();
-        c.args(["serve", "--listen", "127.0.0.1:0"])
+        c.args(["serve", "--listen", listen])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in env {

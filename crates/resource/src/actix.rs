@@ -249,9 +249,10 @@ impl<P: VerifierProvider + ?Sized> FromRequest for AuthenticatedCaller<P> {
                 .prepare(parts.authorization.as_deref())
                 .await;
             let authorization = parts.authorization.clone();
-            // The replay store and the session check may hit a database.
+            // The replay store and the session check may hit a database:
+            // on the blocking pool unless the verifier says they are cheap.
             let blocking = provider.clone();
-            let outcome = web::block(move || {
+            let local = move || {
                 let v = blocking.verifier();
                 let dpop: Vec<&str> = parts.dpop_headers.iter().map(String::as_str).collect();
                 let input = RequestParts {
@@ -261,9 +262,14 @@ impl<P: VerifierProvider + ?Sized> FromRequest for AuthenticatedCaller<P> {
                     dpop_headers: &dpop,
                 };
                 v.verify_local(&input, now)
-            })
-            .await
-            .unwrap_or_else(|e| Err(OAuthError::server_error(format!("blocking task: {e}"))));
+            };
+            let outcome = if provider.verifier().inline_store() {
+                local()
+            } else {
+                web::block(local).await.unwrap_or_else(|e| {
+                    Err(OAuthError::server_error(format!("blocking task: {e}")))
+                })
+            };
             let outcome = match outcome {
                 Ok(caller) => {
                     let token = crate::verifier::dpop_credentials(authorization.as_deref())

@@ -72,6 +72,7 @@ pub struct Verifier {
     remote: Option<Arc<dyn TokenCheck>>,
     policy: DpopPolicy,
     clock: Clock,
+    inline_store: bool,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -113,6 +114,7 @@ impl Verifier {
             remote: None,
             policy: DpopPolicy::resource_server(),
             clock: Arc::new(system_clock),
+            inline_store: false,
         }
     }
 
@@ -137,6 +139,21 @@ impl Verifier {
     /// expires.
     pub fn is_stateful(&self) -> bool {
         self.sessions.is_some() || self.remote.is_some()
+    }
+
+    /// Declare the replay store and session check cheap local calls (in
+    /// memory, or an embedded SQLite database that serialises its own
+    /// access): the actix extractor then runs them on the request's thread
+    /// instead of handing them to the blocking pool and back. Leave it off
+    /// (the default) when either may wait on a network database.
+    pub fn with_inline_store(mut self, inline: bool) -> Self {
+        self.inline_store = inline;
+        self
+    }
+
+    /// See [`Verifier::with_inline_store`].
+    pub fn inline_store(&self) -> bool {
+        self.inline_store
     }
 
     /// Replace the clock (tests pin "now").

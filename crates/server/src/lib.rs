@@ -2,6 +2,7 @@
 //!
 //! Routes and thin handlers; protocol rules live in `atauth-core`.
 
+pub mod blocking;
 pub mod clients;
 pub mod cors;
 pub mod error;
@@ -9,6 +10,7 @@ pub mod fetch;
 pub mod identity;
 pub mod metrics;
 pub mod remote;
+pub mod replay;
 pub mod routes;
 pub mod state;
 pub mod ui;

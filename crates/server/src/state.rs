@@ -21,6 +21,7 @@ use crate::fetch::{Fetch, FetchError, FetchPolicy, SafeFetcher};
 use crate::identity::{IdentityConfig, IdentityResolver};
 use crate::metrics::Metrics;
 use crate::remote::{FetchedJwks, HttpIntrospection};
+use crate::replay::DpopReplay;
 
 /// Settings the HTTP server needs, cut from the validated configuration.
 #[derive(Debug, Clone)]
@@ -134,6 +135,8 @@ pub struct AppState {
     pub nonces: Nonces,
     /// DPoP policy at this authorization server.
     pub dpop_policy: DpopPolicy,
+    /// Where DPoP proof `jti`s are remembered (`crate::replay`).
+    pub dpop_replay: Arc<DpopReplay>,
     /// Verifies the access tokens presented to this server's XRPC
     /// endpoints (SPEC §8): same issuer keys and nonces, stateful.
     pub verifier: Verifier,
@@ -228,6 +231,13 @@ impl AppState {
             Some(secret) => Nonces::new(secret),
             None => Nonces::random(),
         };
+        let dpop_replay = Arc::new(DpopReplay::new(
+            store.clone(),
+            settings.nonce_secret.is_none(),
+        ));
+        if dpop_replay.proofs_in_memory() {
+            tracing::info!("DPoP proofs are remembered in memory (embedded database, nonces keyed per process)");
+        }
         let live_keys = Arc::new(LiveKeyset::new(keyset));
         let remote_keys = remote.as_ref().map(|r| {
             Arc::new(RemoteKeys::new(
@@ -244,8 +254,9 @@ impl AppState {
             settings.resource.clone(),
             key_source,
             nonces.clone(),
-            Arc::new(store.clone()),
-        );
+            dpop_replay.clone(),
+        )
+        .with_inline_store(store.is_embedded());
         match (&remote, deployment.token_mode) {
             (_, TokenMode::Stateless) => {}
             (None, TokenMode::Stateful) => {
@@ -281,6 +292,7 @@ impl AppState {
             identity: IdentityResolver::new(fetcher, settings.identity.clone()),
             nonces,
             dpop_policy: DpopPolicy::authorization_server(),
+            dpop_replay,
             settings,
             store,
             keyset: live_keys,

@@ -136,7 +136,7 @@ impl AccountStore for Store {
         accounts::table
             .find(did.as_str())
             .select(AccountRow::as_select())
-            .first(&mut *conn)
+            .get_result(&mut *conn)
             .optional()
             .map_err(|e| error::query("reading an account by DID", e))?
             .map(AccountRow::into_account)
@@ -148,7 +148,7 @@ impl AccountStore for Store {
         accounts::table
             .filter(accounts::handle.eq(handle.as_str()))
             .select(AccountRow::as_select())
-            .first(&mut *conn)
+            .get_result(&mut *conn)
             .optional()
             .map_err(|e| error::query("reading an account by handle", e))?
             .map(AccountRow::into_account)

@@ -182,7 +182,9 @@ pub(crate) fn build_pool(
         .max_size(max_connections.max(1))
         .min_idle(Some(0))
         .connection_timeout(connection_timeout)
-        .test_on_check_out(true)
+        // A SQLite connection cannot go stale; a PostgreSQL one can (server
+        // restart, idle timeout), so it is pinged before each use.
+        .test_on_check_out(matches!(target, Target::Postgres(_)))
         .build(Manager { target })
         .map_err(failed)?;
     // The first connection, made here so that a bad URL fails at open; it

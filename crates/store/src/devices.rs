@@ -153,7 +153,7 @@ impl DeviceStore for Store {
         let row = d::devices
             .filter(d::secret_hash.eq(secret_hash))
             .select(DeviceRow::as_select())
-            .first(&mut *conn)
+            .get_result(&mut *conn)
             .optional()
             .map_err(|e| error::query("reading a device by secret", e))?;
         Ok(row.map(Device::from))
@@ -279,7 +279,7 @@ impl AuthorizedClientStore for Store {
         ac::authorized_clients
             .find((did.as_str(), client_id))
             .select(AuthorizedClientRow::as_select())
-            .first(&mut *conn)
+            .get_result(&mut *conn)
             .optional()
             .map_err(|e| error::query("reading an authorized client", e))?
             .map(AuthorizedClientRow::into_authorized_client)

@@ -35,6 +35,8 @@ mod sessions;
 mod trusted;
 
 use std::sync::atomic::AtomicU64;
+
+use parking_lot::{ReentrantMutex, ReentrantMutexGuard};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +47,26 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 pub use atauth_core::store::{StoreError, StoreResult};
 
 use crate::conn::{AnyConnection, Pool, PooledConn, Target};
+
+/// A checked-out connection. Fields drop in order: the connection goes
+/// back to the pool before the gate opens.
+pub(crate) struct Conn<'a> {
+    conn: PooledConn,
+    _gate: Option<ReentrantMutexGuard<'a, ()>>,
+}
+
+impl std::ops::Deref for Conn<'_> {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
 
 /// Migrations for SQLite, embedded at build time.
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -86,6 +108,9 @@ pub struct Store {
     /// `check_and_insert` calls so far, shared by clones: every
     /// `replay::PURGE_EVERY`th one purges expired replay entries.
     replay_calls: Arc<AtomicU64>,
+    /// SQLite only: one connection at a time in this process (see
+    /// [`Store::is_embedded`]); `None` for PostgreSQL.
+    gate: Option<Arc<ReentrantMutex<()>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -122,11 +147,13 @@ impl Store {
             Target::Sqlite(_) => 8,
             Target::Postgres(_) => 16,
         });
+        let gate = matches!(target, Target::Sqlite(_)).then(|| Arc::new(ReentrantMutex::new(())));
         let pool = conn::build_pool(target, max, options.connection_timeout)?;
         Ok(Store {
             pool,
             backend,
             replay_calls: Arc::new(AtomicU64::new(0)),
+            gate,
         })
     }
 
@@ -191,10 +218,34 @@ impl Store {
             .map_err(|e| error::query("counting active OAuth sessions", e))
     }
 
-    /// A connection from the pool.
-    fn conn(&self) -> Result<PooledConn, StoreError> {
-        self.pool
+    /// Whether the database is embedded in this process (SQLite): every
+    /// call is then a short local operation, cheap enough to run on the
+    /// request's own thread rather than a blocking pool.
+    ///
+    /// SQLite allows one writer at a time and, when a second one arrives,
+    /// makes it sleep in steps of milliseconds (its busy handler). This
+    /// process therefore uses one connection at a time (a re-entrant
+    /// mutex held with each checked-out connection): callers queue on the
+    /// mutex for microseconds instead of sleeping on the database lock.
+    /// Other processes on the same file (the CLI) still meet the busy
+    /// timeout.
+    pub fn is_embedded(&self) -> bool {
+        self.gate.is_some()
+    }
+
+    /// A connection from the pool (on SQLite, with the gate held; see
+    /// [`Store::is_embedded`]).
+    ///
+    /// Single-row lookups use `get_result`, never `first`: `first` adds a
+    /// bound `LIMIT ?`, which SQLite treats as shaping the query plan, so
+    /// every call with a fresh binding recompiled the cached statement
+    /// (`sqlite3Reprepare`, ~10 % of a request's CPU).
+    fn conn(&self) -> Result<Conn<'_>, StoreError> {
+        let gate = self.gate.as_deref().map(ReentrantMutex::lock);
+        let conn = self
+            .pool
             .get()
-            .map_err(|e| error::backend("no database connection available", e))
+            .map_err(|e| error::backend("no database connection available", e))?;
+        Ok(Conn { conn, _gate: gate })
     }
 }

@@ -134,7 +134,7 @@ impl RequestStore for Store {
         r::authorization_requests
             .find(id)
             .select(RequestRow::as_select())
-            .first(&mut *conn)
+            .get_result(&mut *conn)
             .optional()
             .map_err(|e| error::query("reading an authorization request", e))?
             .map(RequestRow::into_request)
@@ -211,7 +211,7 @@ impl RequestStore for Store {
         let existing = r::authorization_requests
             .filter(r::code_hash.eq(code_hash))
             .select(RequestRow::as_select())
-            .first(&mut *conn)
+            .get_result(&mut *conn)
             .optional()
             .map_err(|e| error::query("reading a used authorization code", e))?;
         match existing {

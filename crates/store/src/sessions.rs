@@ -140,7 +140,7 @@ impl SessionStore for Store {
         s::oauth_sessions
             .find(id)
             .select(SessionRow::as_select())
-            .first(&mut *conn)
+            .get_result(&mut *conn)
             .optional()
             .map_err(|e| error::query("reading an OAuth session", e))?
             .map(SessionRow::into_session)

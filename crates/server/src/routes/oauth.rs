@@ -97,7 +97,14 @@ fn proof(
         url: &p.url,
         access_token: None,
     };
-    verify_proof(&input, now, &state.nonces, &state.store, &state.dpop_policy).map(Some)
+    verify_proof(
+        &input,
+        now,
+        &state.nonces,
+        &*state.dpop_replay,
+        &state.dpop_policy,
+    )
+    .map(Some)
 }
 
 /// Client authentication (RFC 6749 §2.3, RFC 7523 §3), the same at every
@@ -137,8 +144,8 @@ fn credentials(p: &FormParams) -> ClientCredentials<'_> {
 }
 
 /// The shape every form endpoint shares: read the body and resolve the
-/// client (async), run the endpoint's ordered checks on a blocking thread
-/// (they touch the database), render the success, and put a fresh
+/// client (async), run the endpoint's ordered checks where database work
+/// belongs (`crate::blocking`), render the success, and put a fresh
 /// `DPoP-Nonce` on whatever goes back.
 async fn endpoint<T, F, R>(
     state: web::Data<AppState>,
@@ -158,7 +165,8 @@ where
         Err(e) => return respond(&state, now, Err(e)),
     };
     let st = state.clone().into_inner();
-    let result = web::block(move || flow(&st, &prepared, now))
+    let inline = state.store.is_embedded();
+    let result = crate::blocking::run(inline, move || flow(&st, &prepared, now))
         .await
         .unwrap_or_else(|e| Err(OAuthError::server_error(format!("blocking task: {e}"))));
     respond(&state, now, result.map(render))

@@ -122,7 +122,8 @@ pub async fn get_session(
     auth.require(&Permission::Atproto)?;
     let store = state.store.clone();
     let did = auth.caller.did.clone();
-    let account = match web::block(move || store.account_by_did(&did)).await {
+    let inline = store.is_embedded();
+    let account = match crate::blocking::run(inline, move || store.account_by_did(&did)).await {
         Ok(Ok(a)) => a,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "getSession: account lookup failed");
