@@ -103,6 +103,11 @@ pub struct Args {
     /// when its codes run out; the report says so).
     #[arg(long, default_value_t = 600)]
     codes_per_worker: usize,
+    /// Live sessions to add to the database before the run (setup, through
+    /// the store; needs --database-url): to measure the server with a
+    /// realistic number of signed-in apps, e.g. 100000.
+    #[arg(long, default_value_t = 0)]
+    live_sessions: usize,
     /// The server's process id, to report its CPU seconds and peak RSS
     /// over the run (read from /proc).
     #[arg(long)]

@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context};
+use atauth_core::client::auth::ClientAuth;
 use atauth_core::identity::{Did, Handle};
 use atauth_core::ids::{Code, RequestId};
 use atauth_core::password::hash_password;
-use atauth_core::store::{Account, AccountStore, RequestStore};
+use atauth_core::store::{Account, AccountStore, OAuthSession, RequestStore, SessionStore};
 use atauth_store::Store;
 use rand::Rng;
 
@@ -28,6 +29,9 @@ pub async fn prepare(args: &Args, shared: &Arc<Shared>) -> anyhow::Result<Vec<Wo
             let store =
                 Arc::new(Store::open(url).map_err(|e| anyhow!("cannot open the store: {e}"))?);
             let did = create_account(store.clone()).await?;
+            if args.live_sessions > 0 {
+                add_live_sessions(store.clone(), &did, args.live_sessions).await?;
+            }
             let codes = match args.scenario {
                 Scenario::TokenCode => args.codes_per_worker.max(1),
                 _ => 1,
@@ -74,6 +78,43 @@ async fn create_account(store: Arc<Store>) -> anyhow::Result<Did> {
         Ok(did)
     })
     .await?
+}
+
+/// `n` unexpired sessions of `did` (distinct clients, keys and refresh
+/// tokens), as a busy server would hold.
+async fn add_live_sessions(store: Arc<Store>, did: &Did, n: usize) -> anyhow::Result<()> {
+    let did = did.clone();
+    let started = std::time::Instant::now();
+    tokio::task::spawn_blocking(move || {
+        let t = now();
+        for i in 0..n {
+            store
+                .create_session(&OAuthSession {
+                    id: format!("ses-loadgen-{i}-{}", random_b64(9)),
+                    did: did.clone(),
+                    client_id: format!("https://app{}.loadgen.test/client-metadata.json", i % 1000),
+                    client_auth: ClientAuth::None,
+                    scope: SCOPE.to_string(),
+                    dpop_jkt: random_b64(32),
+                    request_id: format!("req-loadgen-{i}"),
+                    created_at: t,
+                    expires_at: t + 14 * 86_400,
+                    refresh_hash: Some(random_b64(32)),
+                    refresh_expires_at: Some(t + 14 * 86_400),
+                    previous_refresh_hash: None,
+                    rotated_at: None,
+                    last_used_at: t,
+                })
+                .map_err(|e| anyhow!("cannot add live session {i}: {e}"))?;
+        }
+        anyhow::Ok(())
+    })
+    .await??;
+    eprintln!(
+        "setup: added {n} live sessions in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// PAR over HTTP, then approval in the store. Returns (code, verifier).
