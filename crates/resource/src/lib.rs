@@ -42,6 +42,7 @@ pub mod introspection;
 pub mod keys;
 pub mod remote_keys;
 pub mod session;
+mod token_cache;
 pub mod verifier;
 
 #[cfg(test)]

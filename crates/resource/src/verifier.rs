@@ -18,6 +18,7 @@ use crate::challenge::{invalid_token, missing_credentials, with_nonce};
 use crate::introspection::TokenCheck;
 use crate::keys::KeySource;
 use crate::session::SessionCheck;
+use crate::token_cache::VerifiedTokens;
 
 /// One request, as plain values (EXAMPLES: "Protocol code takes plain
 /// values"). `Debug` leaves the credentials out.
@@ -73,6 +74,7 @@ pub struct Verifier {
     policy: DpopPolicy,
     clock: Clock,
     inline_store: bool,
+    verified: VerifiedTokens,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -115,6 +117,7 @@ impl Verifier {
             policy: DpopPolicy::resource_server(),
             clock: Arc::new(system_clock),
             inline_store: false,
+            verified: VerifiedTokens::new(crate::token_cache::DEFAULT_CAPACITY),
         }
     }
 
@@ -271,7 +274,7 @@ impl Verifier {
     fn run_checks(&self, req: &RequestParts<'_>, now: i64) -> Result<Caller, OAuthError> {
         let token = dpop_credentials(req.authorization)?;
         let proof = self.proof_is_valid(req, token, now)?;
-        let claims = token_is_signed_by_issuer(&self.keys, token)?;
+        let claims = self.verified.claims(&self.keys, token)?;
         issuer_matches(&claims, &self.issuer)?;
         audience_matches(&claims, &self.audience)?;
         not_expired(&claims, now)?;
@@ -391,9 +394,17 @@ pub fn token_is_signed_by_issuer(
     keys: &Arc<dyn KeySource>,
     token: &str,
 ) -> Result<AccessTokenClaims, OAuthError> {
-    let keyset = keys.keys();
-    jwt::verify_with_keys::<AccessTokenClaims, _>(&*keyset, token, ACCESS_TOKEN_TYP)
-        .map(|(_, claims)| claims)
+    verify_token_signature(&*keys.keys(), token).map(|(_, claims)| claims)
+}
+
+/// [`token_is_signed_by_issuer`] against a given key set, also returning
+/// the `kid` that verified.
+pub(crate) fn verify_token_signature<K: jwt::VerifyingKeys + ?Sized>(
+    keyset: &K,
+    token: &str,
+) -> Result<(String, AccessTokenClaims), OAuthError> {
+    jwt::verify_with_keys::<AccessTokenClaims, _>(keyset, token, ACCESS_TOKEN_TYP)
+        .map(|(header, claims)| (header.kid.unwrap_or_default(), claims))
         .map_err(|e| {
             invalid_token(match e {
                 JwtError::Malformed(_) => "the access token is not a well-formed JWT (RFC 9068 §4)",

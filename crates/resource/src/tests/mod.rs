@@ -6,6 +6,7 @@
 
 mod extractor;
 mod remote;
+mod token_cache;
 mod verify;
 
 use std::sync::Arc;
