@@ -13,8 +13,10 @@ use atauth_core::metadata::Issuer;
 use serde::Deserialize;
 
 mod deployment;
+mod mail;
 
 pub use deployment::{DeploymentSettings, IntrospectionSection, Mode, ResourceSection, Role};
+pub use mail::{MailDestination, MailSection, MailSettings};
 
 /// Environment variables with this prefix override configuration keys:
 /// `ATAUTH_ISSUER`, `ATAUTH_FETCH__ALLOW_LOOPBACK` (`__` separates a
@@ -73,6 +75,8 @@ pub struct RawConfig {
     pub resource: ResourceSection,
     /// Operator metrics (off unless a listen address is given).
     pub metrics: MetricsSection,
+    /// Outgoing mail (email codes, password reset).
+    pub mail: MailSection,
 }
 
 /// `[metrics]`
@@ -253,6 +257,7 @@ impl Default for RawConfig {
             introspection: IntrospectionSection::default(),
             resource: ResourceSection::default(),
             metrics: MetricsSection::default(),
+            mail: MailSection::default(),
         }
     }
 }
@@ -412,6 +417,8 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     /// Seconds between counts of the active sessions.
     pub session_count_interval_secs: u64,
+    /// Outgoing mail.
+    pub mail: MailSettings,
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
@@ -438,6 +445,7 @@ impl std::fmt::Debug for Settings {
             .field("trusted_clients", &self.trusted_clients)
             .field("deployment", &self.deployment)
             .field("metrics_listen", &self.metrics_listen)
+            .field("mail", &self.mail)
             .finish_non_exhaustive()
     }
 }
@@ -447,6 +455,7 @@ impl RawConfig {
     /// false`: they never publish the issuer, so it may be absent.
     pub fn validate_for(self, require_issuer: bool) -> Result<Settings, ConfigError> {
         let deployment = self.validate_deployment()?;
+        let mail = self.mail.validate(self.dev)?;
         let listen: SocketAddr = self.listen.parse().map_err(|_| {
             cfg_err(
                 "listen",
@@ -613,6 +622,7 @@ impl RawConfig {
             deployment,
             metrics_listen,
             session_count_interval_secs,
+            mail,
         })
     }
 }

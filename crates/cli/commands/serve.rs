@@ -59,7 +59,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
         tracing::warn!("fetch.allow_loopback is on: client metadata may be fetched from this machine; use only for tests");
     }
     let store = super::open_store(&s)?;
-    let deployment = deployment(&s);
+    let mut deployment = deployment(&s);
     let keyset = if deployment.role.serves_authorization() {
         load_or_create_keys(&store)?
     } else {
@@ -86,6 +86,9 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     // server's own origin and expected `aud` (role resource).
     let resource = s.pds_url.clone().unwrap_or_else(|| issuer.to_string());
     let settings = server_settings(&s, issuer.clone(), resource)?;
+    if deployment.role.serves_authorization() {
+        deployment.mailer = mailer(&s, &issuer, &settings.ui_locales)?;
+    }
     let role = deployment.role;
     match &deployment.remote {
         Some(r) => tracing::info!(
@@ -227,6 +230,7 @@ fn deployment(s: &Settings) -> Deployment {
         },
         token_mode: d.token_mode,
         introspection: d.introspection.clone(),
+        mailer: Default::default(),
         remote: d.remote.as_ref().map(|r| RemoteAuthorization {
             issuer: r.authorization_server.clone(),
             jwks_url: r.jwks_url.clone(),
@@ -235,6 +239,40 @@ fn deployment(s: &Settings) -> Deployment {
             introspection_cache_secs: r.introspection_cache_secs,
         }),
     }
+}
+
+/// Start the mail queue of `[mail]` (off when it is off).
+fn mailer(
+    s: &Settings,
+    issuer: &Issuer,
+    languages: &[String],
+) -> anyhow::Result<atauth_server::mail::Mailer> {
+    use atauth_server::mail::{MailSettings, MailTransport, Mailer};
+    let m = &s.mail;
+    let transport = match &m.destination {
+        config::MailDestination::Off => MailTransport::Disabled,
+        config::MailDestination::Smtp(url) => MailTransport::Smtp { url: url.clone() },
+        config::MailDestination::Files => MailTransport::File {
+            dir: config::MailSettings::files_dir(&s.data_dir),
+        },
+    };
+    match &transport {
+        MailTransport::Disabled => tracing::info!(
+            "mail is off: email codes and password reset are unavailable ([mail] smtp_url)"
+        ),
+        MailTransport::Smtp { .. } => tracing::info!(from = %m.from, "mail goes through SMTP"),
+        MailTransport::File { dir } => {
+            tracing::warn!(dir = %dir.display(), "development mailer: messages are written to files, not sent")
+        }
+    }
+    let settings = MailSettings {
+        transport,
+        from: m.from.clone(),
+        timeout: Duration::from_secs(m.timeout_secs),
+        max_attempts: m.max_attempts,
+        ..MailSettings::default()
+    };
+    Mailer::start(&settings, issuer.as_str(), languages).context("[mail]")
 }
 
 /// Load the signing keys; on a fresh store create the first one. An

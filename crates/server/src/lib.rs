@@ -8,6 +8,7 @@ pub mod cors;
 pub mod error;
 pub mod fetch;
 pub mod identity;
+pub mod mail;
 pub mod metrics;
 pub mod remote;
 pub mod replay;

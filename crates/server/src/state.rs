@@ -113,6 +113,8 @@ pub struct Deployment {
     /// Role `resource`: the authorization server. Required then, ignored
     /// otherwise.
     pub remote: Option<RemoteAuthorization>,
+    /// The mail queue (email codes, password reset); off by default.
+    pub mailer: crate::mail::Mailer,
 }
 
 /// Everything a handler may reach.

@@ -25,6 +25,7 @@ mod consent;
 mod credentials;
 pub mod csrf;
 pub mod device;
+pub mod email_code;
 pub mod flow;
 pub mod headers;
 pub mod i18n;
