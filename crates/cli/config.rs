@@ -13,9 +13,11 @@ use atauth_core::metadata::Issuer;
 use serde::Deserialize;
 
 mod deployment;
+mod limits;
 mod mail;
 
 pub use deployment::{DeploymentSettings, IntrospectionSection, Mode, ResourceSection, Role};
+pub use limits::LimitsSection;
 pub use mail::{MailDestination, MailSection, MailSettings};
 
 /// Environment variables with this prefix override configuration keys:
@@ -75,6 +77,8 @@ pub struct RawConfig {
     pub resource: ResourceSection,
     /// Operator metrics (off unless a listen address is given).
     pub metrics: MetricsSection,
+    /// Request limits of the public listener.
+    pub limits: LimitsSection,
     /// Outgoing mail (email codes, password reset).
     pub mail: MailSection,
 }
@@ -257,6 +261,7 @@ impl Default for RawConfig {
             introspection: IntrospectionSection::default(),
             resource: ResourceSection::default(),
             metrics: MetricsSection::default(),
+            limits: LimitsSection::default(),
             mail: MailSection::default(),
         }
     }
@@ -417,6 +422,8 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     /// Seconds between counts of the active sessions.
     pub session_count_interval_secs: u64,
+    /// Request limits of the public listener.
+    pub limits: atauth_server::limits::Limits,
     /// Outgoing mail.
     pub mail: MailSettings,
 }
@@ -455,7 +462,6 @@ impl RawConfig {
     /// false`: they never publish the issuer, so it may be absent.
     pub fn validate_for(self, require_issuer: bool) -> Result<Settings, ConfigError> {
         let deployment = self.validate_deployment()?;
-        let mail = self.mail.validate(self.dev)?;
         let listen: SocketAddr = self.listen.parse().map_err(|_| {
             cfg_err(
                 "listen",
@@ -596,6 +602,8 @@ impl RawConfig {
             "" => None,
             hex => Some(parse_hex32(hex).ok_or_else(|| cfg_err("dpop.nonce_secret", "must be 64 hexadecimal characters (32 bytes), e.g. from `openssl rand -hex 32`"))?),
         };
+        let limits = self.limits.validate()?;
+        let mail = self.mail.validate(self.dev)?;
         let mut fetch = self.fetch.clone();
         if self.dev {
             fetch.allow_loopback = true;
@@ -622,6 +630,7 @@ impl RawConfig {
             deployment,
             metrics_listen,
             session_count_interval_secs,
+            limits,
             mail,
         })
     }

@@ -6,8 +6,8 @@ use anyhow::Context;
 use atauth_core::keys::{generate_stored_key, Keyset};
 use atauth_core::store::{KeyStore, StoreError};
 use atauth_server::{
-    build_metrics_server, build_server, spawn_key_reloader, spawn_session_counter, AppState,
-    Deployment, RemoteAuthorization, RemoteKeysPolicy, Role, ServerSettings,
+    build_metrics_server, build_server_with_limits, spawn_key_reloader, spawn_session_counter,
+    AppState, Deployment, RemoteAuthorization, RemoteKeysPolicy, Role, ServerSettings,
 };
 use atauth_store::Store;
 use clap::Args;
@@ -122,6 +122,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let state = AppState::for_deployment(settings, deployment, store, keyset)
         .context("cannot set up the outbound HTTP client")?;
     let workers = s.workers;
+    let limits = s.limits.clone();
     let session_count_interval = Duration::from_secs(s.session_count_interval_secs);
     actix_web::rt::System::new().block_on(async move {
         if role.serves_authorization() {
@@ -148,7 +149,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
             }
             None => None,
         };
-        let server = build_server(state, listener, workers)?;
+        let server = build_server_with_limits(state, listener, workers, limits)?;
         // The first line is what scripts and tests read.
         println!("atauth listening on http://{addr} issuer {issuer}");
         if let Some((_, metrics_addr)) = &metrics_server {

@@ -8,6 +8,7 @@ pub mod cors;
 pub mod error;
 pub mod fetch;
 pub mod identity;
+pub mod limits;
 pub mod mail;
 pub mod metrics;
 pub mod remote;
@@ -30,17 +31,33 @@ pub use atauth_resource::RemoteKeysPolicy;
 pub use metrics::{build_metrics_server, spawn_session_counter, Metrics};
 pub use state::{AppState, Deployment, RemoteAuthorization, Role, ServerSettings};
 
-/// Build the HTTP server on an already-bound listener (port 0 in tests).
+/// Build the HTTP server on an already-bound listener (port 0 in tests),
+/// with the default [`limits::Limits`].
 pub fn build_server(
     state: Arc<AppState>,
     listener: TcpListener,
     workers: Option<usize>,
 ) -> std::io::Result<Server> {
+    build_server_with_limits(state, listener, workers, limits::Limits::default())
+}
+
+/// [`build_server`] with the given request limits (`[limits]`).
+pub fn build_server_with_limits(
+    state: Arc<AppState>,
+    listener: TcpListener,
+    workers: Option<usize>,
+    limits: limits::Limits,
+) -> std::io::Result<Server> {
     let routes = routes::RouteOptions::of(&state);
     let data = web::Data::from(state);
+    let enforcer = web::Data::new(limits::Enforcer::new(limits.clone()));
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(enforcer.clone())
+            // Inside CORS and the observer: refusals get CORS headers and
+            // are counted.
+            .wrap(from_fn(limits::enforce))
             .wrap(from_fn(cors::cors))
             // Inside the root span: its logs carry the request id.
             .wrap(from_fn(metrics::observe))
@@ -48,6 +65,10 @@ pub fn build_server(
             .configure(|cfg| routes::configure_for(cfg, routes))
             .default_service(web::to(routes::not_found))
     })
+    .client_request_timeout(limits.client_request_timeout)
+    .client_disconnect_timeout(limits.client_disconnect_timeout)
+    .keep_alive(limits.keep_alive)
+    .max_connections(limits.max_connections)
     .listen(listener)?;
     if let Some(w) = workers {
         server = server.workers(w);

@@ -15,6 +15,7 @@
 //! | `atauth_sign_in_rate_limited_total` | | sign-ins refused by the rate limit |
 //! | `atauth_client_metadata_fetches_total` | `result` (`hit`, `miss`, `failure`) | client metadata resolutions |
 //! | `atauth_active_sessions` | | unexpired OAuth sessions (refreshed periodically) |
+//! | `atauth_limit_hits_total` | `limit` (`body`, `body_timeout`, `header`, `rate`) | requests refused by a request limit (`crate::limits`) |
 
 use std::net::TcpListener;
 use std::sync::atomic::AtomicI64;
@@ -61,6 +62,11 @@ struct Code {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabel {
+    limit: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FetchResult {
     result: &'static str,
 }
@@ -94,6 +100,7 @@ pub struct Metrics {
     sign_in_rate_limited: Counter,
     metadata_fetches: Family<FetchResult, Counter>,
     active_sessions: Gauge<i64, AtomicI64>,
+    limit_hits: Family<LimitLabel, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -160,6 +167,17 @@ impl Metrics {
             "unexpired OAuth sessions, counted periodically",
             active_sessions.clone(),
         );
+        let limit_hits = Family::<LimitLabel, Counter>::default();
+        registry.register(
+            "limit_hits",
+            "requests refused by a request limit: body, body_timeout, header, rate",
+            limit_hits.clone(),
+        );
+        for hit in crate::limits::Hit::ALL {
+            let _ = limit_hits.get_or_create(&LimitLabel {
+                limit: hit.as_str(),
+            });
+        }
         for result in ["hit", "miss", "failure"] {
             let _ = metadata_fetches.get_or_create(&FetchResult { result });
         }
@@ -173,7 +191,13 @@ impl Metrics {
             sign_in_rate_limited,
             metadata_fetches,
             active_sessions,
+            limit_hits,
         }
+    }
+
+    /// One request refused by a request limit (`crate::limits::Hit`).
+    pub fn limit_hit(&self, limit: &'static str) {
+        self.limit_hits.get_or_create(&LimitLabel { limit }).inc();
     }
 
     /// One answered request.

@@ -2,12 +2,32 @@
 //! type must be `application/x-www-form-urlencoded`, the body is capped
 //! (413 before it is read in full), and no parameter may repeat.
 
+use actix_web::error::PayloadError;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{web, HttpRequest};
 use atauth_core::consts::MAX_FORM_BODY_BYTES;
 use atauth_core::form::FormParams;
 use atauth_core::{ErrorCode, OAuthError};
 use futures_util::StreamExt;
+
+use crate::limits::{self, Enforcer};
+
+/// The body cap in force for this request: `[limits] max_body_bytes`, at
+/// most the form cap.
+fn limit_of(req: &HttpRequest) -> usize {
+    req.app_data::<web::Data<Enforcer>>()
+        .map_or(MAX_FORM_BODY_BYTES, |e| {
+            e.limits().max_body_bytes.min(MAX_FORM_BODY_BYTES)
+        })
+}
+
+/// The body time limit in force for this request.
+fn timeout_of(req: &HttpRequest) -> std::time::Duration {
+    req.app_data::<web::Data<Enforcer>>()
+        .map_or(limits::Limits::default().body_timeout, |e| {
+            e.limits().body_timeout
+        })
+}
 
 fn too_large() -> OAuthError {
     OAuthError::new(
@@ -45,9 +65,12 @@ pub async fn read_form(
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            OAuthError::invalid_request("could not read the request body")
-                .with_detail(e.to_string())
+        // `crate::limits` caps every body in size and time.
+        let chunk = chunk.map_err(|e| match e {
+            PayloadError::Overflow => limits::body_too_large(limit_of(req)),
+            e if limits::is_body_timeout(&e) => limits::body_too_slow(timeout_of(req)),
+            e => OAuthError::invalid_request("could not read the request body")
+                .with_detail(e.to_string()),
         })?;
         if body.len() + chunk.len() > MAX_FORM_BODY_BYTES {
             return Err(too_large());
