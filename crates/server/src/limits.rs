@@ -349,6 +349,18 @@ pub async fn enforce(
             }
         }
     }
+    // Only a request that announces a body gets the wrapped stream (GETs,
+    // the bulk of the traffic, allocate nothing here).
+    let has_body = declared.is_some_and(|n| n > 0)
+        || req
+            .headers()
+            .contains_key(actix_web::http::header::TRANSFER_ENCODING);
+    if !has_body {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    }
     let inner = req.take_payload();
     let limited: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(LimitedBody {
         inner,
