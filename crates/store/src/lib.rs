@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod accounts;
+mod cached;
 mod codec;
 mod conn;
 mod devices;

@@ -9,7 +9,9 @@ use diesel::prelude::*;
 use atauth_core::identity::Did;
 use atauth_core::store::{OAuthSession, RefreshLookup, SessionStore, StoreError, StoreResult};
 
+use crate::cached::RotateRefresh;
 use crate::codec;
+use crate::conn::per_backend;
 use crate::error;
 use crate::schema::oauth_sessions::{self, dsl as s};
 use crate::Store;
@@ -149,27 +151,27 @@ impl SessionStore for Store {
 
     fn find_refresh(&self, refresh_hash: &str) -> StoreResult<RefreshLookup> {
         let mut conn = self.conn()?;
-        // One read, so a rotation in between cannot make a current token
-        // look unknown.
-        let rows = s::oauth_sessions
-            .filter(
-                s::refresh_hash
-                    .eq(refresh_hash)
-                    .or(s::previous_refresh_hash.eq(refresh_hash)),
-            )
+        // The current token first (its unique index), then the replaced
+        // one. A rotation between the two reads cannot make a current token
+        // look unknown: if the first read missed it, it was already replaced
+        // and the second finds it, unless a second rotation replaced it too,
+        // and then it is unknown by rule (one previous slot).
+        let current = s::oauth_sessions
+            .filter(s::refresh_hash.eq(refresh_hash))
+            .select(SessionRow::as_select())
+            .get_result(&mut *conn)
+            .optional()
+            .map_err(|e| error::query("looking up a refresh token", e))?;
+        if let Some(row) = current {
+            return row.into_session().map(RefreshLookup::Current);
+        }
+        let previous = s::oauth_sessions
+            .filter(s::previous_refresh_hash.eq(refresh_hash))
             .order(s::id.asc())
             .select(SessionRow::as_select())
-            .load(&mut *conn)
-            .map_err(|e| error::query("looking up a refresh token", e))?;
-        let is_current = |row: &SessionRow| row.refresh_hash.as_deref() == Some(refresh_hash);
-        let mut rows = rows.into_iter();
-        let mut previous = None;
-        for row in rows.by_ref() {
-            if is_current(&row) {
-                return row.into_session().map(RefreshLookup::Current);
-            }
-            previous.get_or_insert(row);
-        }
+            .get_result(&mut *conn)
+            .optional()
+            .map_err(|e| error::query("looking up a replaced refresh token", e))?;
         match previous {
             Some(row) => row.into_session().map(RefreshLookup::Previous),
             None => Ok(RefreshLookup::Unknown),
@@ -185,20 +187,14 @@ impl SessionStore for Store {
         now: i64,
     ) -> StoreResult<bool> {
         let mut conn = self.conn()?;
-        let n = diesel::update(
-            s::oauth_sessions
-                .find(id)
-                .filter(s::refresh_hash.eq(expected_hash)),
-        )
-        .set((
-            s::refresh_hash.eq(new_hash),
-            s::previous_refresh_hash.eq(expected_hash),
-            s::refresh_expires_at.eq(new_expires_at),
-            s::rotated_at.eq(now),
-            s::last_used_at.eq(now),
-        ))
-        .execute(&mut *conn)
-        .map_err(|e| {
+        let rotate = RotateRefresh {
+            id,
+            expected_hash,
+            new_hash,
+            new_expires_at,
+            now,
+        };
+        let n = per_backend!(&mut *conn, c => rotate.execute(c)).map_err(|e| {
             error::write(
                 "rotating a refresh token",
                 TABLE,
