@@ -161,6 +161,22 @@ fn loopback_metadata_is_native_public_and_dpop_bound() {
     assert_eq!(id.host(), None);
 }
 
+/// Found by the `client_id` fuzz target (fuzz/): a loopback `client_id`
+/// whose `scope` parameter holds a control character parses (the query
+/// is well formed), and its made-up metadata is then refused by the same
+/// scope rule as a fetched document, so the client is never usable.
+#[test]
+fn loopback_scope_with_a_control_character_is_refused_by_the_metadata_rules() {
+    let raw = "http://localhost?redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Fcallback&scope=atproto+transition%3Age\u{c}eric";
+    let id = ClientId::parse(raw).unwrap();
+    let doc = id.loopback_metadata().unwrap();
+    let e = crate::client::metadata::validate_metadata(&id, doc).unwrap_err();
+    assert_eq!(e.rule_id, "scope.syntax", "{e}");
+    assert_eq!(e.code, crate::error::ErrorCode::InvalidClientMetadata);
+    let report = crate::client::check::check_client(raw, None);
+    assert!(!report.accepted);
+}
+
 #[test]
 fn serde_round_trips_through_parse() {
     let id = ClientId::parse("http://localhost?scope=atproto").unwrap();
