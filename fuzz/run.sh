@@ -24,7 +24,7 @@ if [ "${#targets[@]}" -eq 0 ]; then
 fi
 
 export RUSTC_BOOTSTRAP=1
-export CARGO_TARGET_DIR="${ATAUTH_FUZZ_TARGET_DIR:-$HOME/.cache/atauth-fuzz-target}"
+export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$HOME/.cache/atauth-fuzz-target}"
 flags=(--sanitizer none --debug-assertions)
 
 cargo fuzz build "${flags[@]}"
