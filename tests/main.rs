@@ -19,6 +19,7 @@ mod entryway;
 mod interop;
 mod interop_rust;
 mod introspect;
+mod mail;
 mod limits;
 mod metrics;
 mod par;

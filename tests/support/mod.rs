@@ -6,6 +6,7 @@
 pub mod client;
 pub mod flow;
 pub mod pages;
+pub mod smtp;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

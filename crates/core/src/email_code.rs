@@ -37,6 +37,10 @@ pub const CODE_DIGITS: usize = 8;
 pub const CODE_LIFETIME_SECS: i64 = 600;
 /// Tries per code, right or wrong, before a new code is needed. Policy.
 pub const MAX_ATTEMPTS: u32 = 5;
+/// Least time between two codes of one account and purpose, seconds: a
+/// mailbox is not flooded by repeated requests, and the earlier code stays
+/// good meanwhile. Policy: one minute.
+pub const RESEND_INTERVAL_SECS: i64 = 60;
 
 /// What a code is for. A code of one purpose never serves another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -158,6 +162,16 @@ pub fn issue(did: &Did, purpose: EmailCodePurpose, email: &str, now: i64) -> Iss
         attempts: 0,
     };
     IssuedCode { code, record }
+}
+
+/// Whether a new code may be issued now, given the account's current code
+/// of that purpose: not within [`RESEND_INTERVAL_SECS`] of the last one
+/// (unless that one is spent: used up attempts).
+pub fn may_issue(current: Option<&StoredEmailCode>, now: i64) -> bool {
+    match current {
+        None => true,
+        Some(c) => c.attempts >= MAX_ATTEMPTS || now - c.created_at >= RESEND_INTERVAL_SECS,
+    }
 }
 
 /// Issue a code and store it (replacing the account's earlier code of the

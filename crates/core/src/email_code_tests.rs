@@ -230,3 +230,17 @@ fn accounts_with_email_ignore_ascii_case() {
     assert_eq!(found[0].handle.as_str(), "alice.test");
     assert!(s.accounts_with_email("nobody@x.test").unwrap().is_empty());
 }
+
+#[test]
+fn a_new_code_waits_a_minute_unless_the_last_is_spent() {
+    let s = store_with("a@x.test");
+    let p = EmailCodePurpose::SignIn;
+    assert!(may_issue(None, NOW));
+    issue_and_store(&s, &did("alice"), p, "a@x.test", NOW).unwrap();
+    let current = s.email_code(&did("alice"), p).unwrap();
+    assert!(!may_issue(current.as_ref(), NOW + RESEND_INTERVAL_SECS - 1));
+    assert!(may_issue(current.as_ref(), NOW + RESEND_INTERVAL_SECS));
+    let mut spent = current.unwrap();
+    spent.attempts = MAX_ATTEMPTS;
+    assert!(may_issue(Some(&spent), NOW + 1));
+}

@@ -14,7 +14,7 @@
 use actix_web::HttpRequest;
 use atauth_core::email_code::{self, CodeRefusal, EmailCodePurpose};
 use atauth_core::identity::Did;
-use atauth_core::store::{Account, StoreResult, StoredEmailCode};
+use atauth_core::store::{Account, EmailCodeStore, StoreResult, StoredEmailCode};
 use atauth_store::Store;
 
 use super::device;
@@ -29,6 +29,10 @@ use crate::state::AppState;
 pub enum SendError {
     /// The account has no email address.
     NoEmail,
+    /// A code of this purpose went out less than
+    /// `atauth_core::email_code::RESEND_INTERVAL_SECS` ago; it is still
+    /// good, and no new one was sent.
+    TooSoon,
     /// Mail is off, or the message could not be queued (logged).
     Mail(MailError),
     /// The store failed (logged by the caller as a page error).
@@ -47,7 +51,8 @@ pub fn address(account: &Account) -> Option<&str> {
 /// Issue a code of `purpose` for `account`, store its hash (replacing the
 /// account's earlier code of that purpose) and queue the message in
 /// `lang`. Returns at once with the [`Receipt`] of the first delivery
-/// attempt; never waits on the mail server.
+/// attempt; never waits on the mail server. At most one code per
+/// account and purpose a minute ([`SendError::TooSoon`]).
 pub async fn send(
     state: &AppState,
     account: &Account,
@@ -60,11 +65,18 @@ pub async fn send(
     }
     let email = address(account).ok_or(SendError::NoEmail)?.to_string();
     let (did, now, to) = (account.did.clone(), state.now(), email.clone());
-    let code = db(state, move |s| {
-        email_code::issue_and_store(s, &did, purpose, &to, now)
+    let issued = db(state, move |s| {
+        if !email_code::may_issue(s.email_code(&did, purpose)?.as_ref(), now) {
+            return Ok(None);
+        }
+        email_code::issue_and_store(s, &did, purpose, &to, now).map(Some)
     })
     .await
     .map_err(SendError::Page)?;
+    let Some(code) = issued else {
+        tracing::info!(sub = %account.did, purpose = purpose.as_str(), "email code not sent: the last one is less than a minute old");
+        return Err(SendError::TooSoon);
+    };
     let content = MailContent::Code {
         purpose,
         code,

@@ -71,6 +71,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "account/password.html",
         include_str!("../../../../templates/account/password.html"),
     ),
+    (
+        "account/email.html",
+        include_str!("../../../../templates/account/email.html"),
+    ),
+    (
+        "account/reset.html",
+        include_str!("../../../../templates/account/reset.html"),
+    ),
 ];
 
 /// The compiled templates, or why they failed to compile (reported at start
@@ -182,6 +190,8 @@ mod tests {
             include_str!("account/apps.rs"),
             include_str!("account/devices.rs"),
             include_str!("account/password.rs"),
+            include_str!("account/email.rs"),
+            include_str!("account/reset.rs"),
         ];
         let sections = [
             "error.",
@@ -195,6 +205,8 @@ mod tests {
             "devices.",
             "password.",
             "done.",
+            "email.",
+            "reset.",
         ];
         for src in sources {
             for part in src.split('"').skip(1).step_by(2) {

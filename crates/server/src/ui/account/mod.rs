@@ -15,6 +15,8 @@
 //! | `POST /account/devices/sign-out` | sign the account out of another browser |
 //! | `GET`, `POST /account/password?account=DID` | change the password ([`password`]) |
 //! | `GET /.well-known/change-password` | 303 to `/account/password` (W3C "A Well-Known URL for Changing Passwords") |
+//! | `GET /account/email?account=DID`, `POST /account/email/send`, `POST /account/email/verify` | verify the account's email address with a mailed code ([`email`]) |
+//! | `GET`, `POST /account/reset`, `POST /account/reset/confirm` | "Forgot password?": a mailed code sets a new password ([`reset`]) |
 //!
 //! The same device cookie, CSRF protection and security headers as the
 //! authorization pages: every POST is checked in this order before it acts
@@ -35,8 +37,10 @@
 
 mod apps;
 mod devices;
+mod email;
 mod home;
 mod password;
+pub mod reset;
 #[cfg(test)]
 mod tests;
 mod view;
@@ -77,6 +81,16 @@ pub const DEVICE_SIGN_OUT_PATH: &str = "/account/devices/sign-out";
 pub const PASSWORD_PATH: &str = "/account/password";
 /// `GET /.well-known/change-password`.
 pub const CHANGE_PASSWORD_PATH: &str = "/.well-known/change-password";
+/// `GET /account/email`.
+pub const EMAIL_PATH: &str = "/account/email";
+/// `POST /account/email/send`.
+pub const EMAIL_SEND_PATH: &str = "/account/email/send";
+/// `POST /account/email/verify`.
+pub const EMAIL_VERIFY_PATH: &str = "/account/email/verify";
+/// `GET`/`POST /account/reset` ("Forgot password?").
+pub const RESET_PATH: &str = "/account/reset";
+/// `POST /account/reset/confirm`.
+pub const RESET_CONFIRM_PATH: &str = "/account/reset/confirm";
 
 /// What the account pages' CSRF tokens are bound to besides the device.
 /// Request ids start with `req-`, so a token of these pages never passes
@@ -84,7 +98,7 @@ pub const CHANGE_PASSWORD_PATH: &str = "/.well-known/change-password";
 pub const CSRF_LABEL: &str = "account-pages";
 
 /// The pages a sign-in may continue to (`next`).
-const NEXT_PAGES: &[&str] = &["apps", "devices", "password"];
+const NEXT_PAGES: &[&str] = &["apps", "devices", "password", "email"];
 
 /// The browser behind a request: its device and the active accounts
 /// signed in on it.
@@ -333,6 +347,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     route!(DEVICES_PATH, get => devices::get);
     route!(DEVICE_SIGN_OUT_PATH, post => devices::sign_out);
     route!(CHANGE_PASSWORD_PATH, get => change_password);
+    route!(EMAIL_PATH, get => email::get);
+    route!(EMAIL_SEND_PATH, post => email::send);
+    route!(EMAIL_VERIFY_PATH, post => email::verify);
+    route!(RESET_CONFIRM_PATH, post => reset::confirm);
+    cfg.service(
+        web::resource(RESET_PATH)
+            .route(web::get().to(reset::get))
+            .route(web::post().to(reset::post))
+            .default_service(method_not_allowed("GET, POST")),
+    );
     cfg.service(
         web::resource(PASSWORD_PATH)
             .route(web::get().to(password::get))

@@ -17,6 +17,8 @@ const DONE: &[&str] = &[
     "device_signed_out",
     "password_changed",
     "password_changed_revoked",
+    "email_code_sent",
+    "email_verified",
 ];
 
 /// The confirmation for a `done` parameter, if it is one of [`DONE`].
