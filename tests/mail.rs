@@ -378,3 +378,42 @@ async fn in_dev_without_smtp_messages_are_written_to_files() {
     let eml = std::fs::read_to_string(&written[0]).unwrap();
     assert!(eml.contains("To: erin@mail.test"), "{eml}");
 }
+
+#[tokio::test]
+async fn an_address_shared_by_two_accounts_sends_nothing_but_the_handle_does() {
+    let env = TestEnv::new();
+    account_with_email(&env, "first.test", "family@mail.test");
+    account_with_email(&env, "second.test", "family@mail.test");
+    let sink = SmtpSink::start();
+    let server = serve(&env, &sink);
+    let mut b = FormBrowser::new(&server.issuer);
+    let by_address = ask_reset(&mut b, "FAMILY@mail.test").await;
+    assert_eq!(by_address.status, 200, "{}", by_address.body);
+    let by_handle = ask_reset(&mut b, "second.test").await;
+    assert_eq!(by_handle.status, 200, "{}", by_handle.body);
+    let messages = sink.wait_for(1);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("second.test"));
+}
+
+#[tokio::test]
+async fn rejects_a_reset_request_without_the_csrf_token_and_sends_nothing() {
+    let env = TestEnv::new();
+    account_with_email(&env, "alice.test", "alice@mail.test");
+    let sink = SmtpSink::start();
+    let server = serve(&env, &sink);
+    let mut b = FormBrowser::new(&server.issuer);
+    let page = b.get("/account/reset").await;
+    let mut form = page.expect_form("/account/reset");
+    form.set("identifier", "alice.test").set("csrf", "forged");
+    let r = b.submit(&form).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    // A proper request afterwards is the only message.
+    ask_reset(&mut b, "bob.test").await;
+    ask_reset(&mut b, "alice.test").await;
+    let messages = sink.wait_for(1);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+}
