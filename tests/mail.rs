@@ -12,7 +12,8 @@ use atauth_core::identity::Did;
 use atauth_core::store::{AccountStore, EmailCodeStore};
 use serde_json::Value;
 
-use crate::support::pages::{FormBrowser, Page};
+use crate::support::client::{urlencode, TestClient, REDIRECT_URI};
+use crate::support::pages::{html_unescape, FormBrowser, Page};
 use crate::support::smtp::{code_in, SmtpSink};
 use crate::support::{Server, TestEnv};
 
@@ -416,4 +417,62 @@ async fn rejects_a_reset_request_without_the_csrf_token_and_sends_nothing() {
     ask_reset(&mut b, "alice.test").await;
     let messages = sink.wait_for(1);
     assert_eq!(messages.len(), 1, "{messages:?}");
+}
+
+/// The `href` of the first link whose target starts with `prefix`
+/// (attributes unescaped: tera writes `/` as `&#x2F;`).
+fn link(page: &Page, prefix: &str) -> String {
+    let body = html_unescape(&page.body);
+    let start = body
+        .find(&format!("href=\"{prefix}"))
+        .unwrap_or_else(|| panic!("no link to {prefix} in {}", page.body))
+        + "href=\"".len();
+    let end = start + body[start..].find('"').expect("end of href");
+    body[start..end].to_string()
+}
+
+#[tokio::test]
+async fn forgot_password_on_the_authorization_sign_in_leads_back_to_the_request() {
+    let env = TestEnv::new();
+    account_with_email(&env, "alice.test", "alice@mail.test");
+    let sink = SmtpSink::start();
+    let server = serve(&env, &sink);
+    let client = TestClient::loopback(&server, "atproto transition:generic");
+    let (r, _verifier) = client.par(&[]).await;
+    assert_eq!(r.status, 201, "{:?}", r.json);
+    let request_uri = r.json["request_uri"].as_str().unwrap().to_string();
+    let authorize = format!(
+        "/oauth/authorize?client_id={}&request_uri={}",
+        urlencode(&client.client_id),
+        urlencode(&request_uri)
+    );
+    let mut b = FormBrowser::new(&server.issuer);
+    let page = b.get(&authorize).await;
+    let page = b.until_redirect_to(page, REDIRECT_URI).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    page.expect_form("/oauth/authorize/sign-in");
+
+    let forgot = b.get(&link(&page, "/account/reset?")).await;
+    assert_eq!(forgot.status, 200, "{}", forgot.body);
+    let mut form = forgot.expect_form("/account/reset");
+    assert_eq!(form.field("request_uri"), Some(request_uri.as_str()));
+    form.set("identifier", "alice.test");
+    let code_page = b.submit(&form).await;
+    let code = code_in(&sink.wait_for(1)[0]);
+    let done = confirm_reset(&mut b, &code_page, &code, NEW_PASSWORD).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+
+    // Back to the same request: sign in with the new password, consent.
+    let back = link(&done, "/oauth/authorize?");
+    assert!(back.contains(&urlencode(&request_uri)), "{back}");
+    let page = b.get(&back).await;
+    let page = b.until_redirect_to(page, REDIRECT_URI).await;
+    let mut sign_in = page.expect_form("/oauth/authorize/sign-in");
+    sign_in
+        .set("identifier", "alice.test")
+        .set("password", NEW_PASSWORD);
+    let page = b.submit(&sign_in).await;
+    let page = b.until_redirect_to(page, REDIRECT_URI).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    page.expect_form("/oauth/authorize/consent");
 }
