@@ -243,11 +243,12 @@ pub fn redeem(
 }
 
 /// Whether the account's current address is verified: the verified address
-/// recorded for it equals its email (ASCII case ignored). Changing the
+/// recorded for it equals its email (ASCII case and surrounding spaces
+/// ignored). Changing the
 /// address therefore needs a new verification.
 pub fn is_email_verified(email: Option<&str>, verified: Option<&VerifiedEmail>) -> bool {
     match (email, verified) {
-        (Some(e), Some(v)) => !e.is_empty() && e.eq_ignore_ascii_case(&v.email),
+        (Some(e), Some(v)) => !e.trim().is_empty() && e.trim().eq_ignore_ascii_case(v.email.trim()),
         _ => false,
     }
 }
@@ -268,7 +269,8 @@ pub fn verify_email(
     };
     let current = store.account_by_did(did)?.and_then(|a| a.email);
     match current {
-        Some(e) if e.eq_ignore_ascii_case(&record.email) => {
+        Some(e) if e.trim().eq_ignore_ascii_case(record.email.trim()) => {
+            let e = e.trim().to_string();
             store.set_verified_email(did, &e, now)?;
             Ok(Ok(e))
         }

@@ -69,23 +69,35 @@ pub async fn send(
         if !email_code::may_issue(s.email_code(&did, purpose)?.as_ref(), now) {
             return Ok(None);
         }
-        email_code::issue_and_store(s, &did, purpose, &to, now).map(Some)
+        let issued = email_code::issue(&did, purpose, &to, now);
+        s.purge_email_codes(now)?;
+        s.put_email_code(&issued.record)?;
+        Ok(Some(issued))
     })
     .await
     .map_err(SendError::Page)?;
-    let Some(code) = issued else {
+    let Some(issued) = issued else {
         tracing::info!(sub = %account.did, purpose = purpose.as_str(), "email code not sent: the last one is less than a minute old");
         return Err(SendError::TooSoon);
     };
     let content = MailContent::Code {
         purpose,
-        code,
+        code: issued.code,
         handle: account.handle.as_str().to_string(),
     };
-    let receipt = mailer.send(&email, lang, &content).map_err(|e| {
-        tracing::error!(sub = %account.did, kind = content.kind(), error = %e, "could not queue an email code");
-        SendError::Mail(e)
-    })?;
+    let receipt = match mailer.send(&email, lang, &content) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(sub = %account.did, kind = content.kind(), error = %e, "could not queue an email code");
+            // Nothing will carry this code: withdraw it, so that asking
+            // again is not refused as too soon.
+            let id = issued.record.id;
+            if let Err(e) = db(state, move |s| s.consume_email_code(&id)).await {
+                tracing::error!(error = ?e, "could not withdraw an unsent email code");
+            }
+            return Err(SendError::Mail(e));
+        }
+    };
     tracing::info!(sub = %account.did, kind = content.kind(), "email code queued");
     Ok(receipt)
 }

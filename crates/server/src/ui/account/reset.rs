@@ -291,7 +291,7 @@ pub async fn confirm(
         }
         if email
             .as_deref()
-            .is_some_and(|e| e.eq_ignore_ascii_case(&record.email))
+            .is_some_and(|e| e.trim().eq_ignore_ascii_case(record.email.trim()))
         {
             s.set_verified_email(&did, &record.email, now)?;
         }
