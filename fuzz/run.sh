@@ -7,8 +7,8 @@
 # Only the stable toolchain exists here, so RUSTC_BOOTSTRAP=1 lets it pass
 # its -Z flags. No sanitizer: the targets are safe Rust over aws-lc-rs (the
 # crypto atauth ships), and libFuzzer still catches panics, overflows
-# (debug assertions are on: -a), timeouts and memory blow-ups; ASan would
-# halve the speed for little gain (see README, Fuzzing).
+# (debug assertions are on: -a), timeouts and memory blow-ups; ASan builds
+# and runs here too, at about a quarter of the speed (see README, Fuzzing).
 #
 # Each target's corpus grows in fuzz/corpus/TARGET (not committed), seeded
 # from fuzz/seeds/TARGET (committed). A crash leaves its input in
