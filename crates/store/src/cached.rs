@@ -56,3 +56,44 @@ where
 }
 
 impl<Conn> RunQueryDsl<Conn> for RotateRefresh<'_> {}
+
+/// `INSERT INTO replay … ON CONFLICT (namespace, key) DO UPDATE SET
+/// expires_at = excluded.expires_at WHERE replay.expires_at <= now`: the
+/// one-statement check-and-insert of `crate::replay` (PostgreSQL and
+/// SQLite spell it the same way). diesel's own upsert is never cached.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReplayUpsert<'a> {
+    pub namespace: &'a str,
+    pub key: &'a str,
+    pub expires_at: i64,
+    pub now: i64,
+}
+
+impl QueryId for ReplayUpsert<'_> {
+    type QueryId = ReplayUpsert<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<DB> QueryFragment<DB> for ReplayUpsert<'_>
+where
+    DB: Backend + HasSqlType<Text> + HasSqlType<BigInt>,
+    str: ToSql<Text, DB>,
+    i64: ToSql<BigInt, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("INSERT INTO replay (namespace, key, expires_at) VALUES (");
+        out.push_bind_param::<Text, str>(self.namespace)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, str>(self.key)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, i64>(&self.expires_at)?;
+        out.push_sql(
+            ") ON CONFLICT (namespace, key) DO UPDATE SET expires_at = excluded.expires_at \
+             WHERE replay.expires_at <= ",
+        );
+        out.push_bind_param::<BigInt, i64>(&self.now)?;
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for ReplayUpsert<'_> {}

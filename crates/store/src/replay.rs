@@ -11,30 +11,21 @@
 use std::sync::atomic::Ordering;
 
 use diesel::prelude::*;
-use diesel::upsert::excluded;
 
 use atauth_core::replay::ReplayStore;
 use atauth_core::store::StoreResult;
 
+use crate::cached::ReplayUpsert;
 use crate::codec;
 use crate::conn::{per_backend, AnyConnection};
 use crate::error;
-use crate::schema::replay::{self, dsl as rp};
+use crate::schema::replay::dsl as rp;
 use crate::Store;
 
 /// One call in this many (the first included) first purges expired
 /// entries, so the table stays the size of the live windows without a
 /// separate job.
 pub(crate) const PURGE_EVERY: u64 = 256;
-
-/// A `replay` row to insert.
-#[derive(Insertable)]
-#[diesel(table_name = replay)]
-struct NewEntry<'a> {
-    namespace: &'a str,
-    key: &'a str,
-    expires_at: i64,
-}
 
 /// Delete every entry with `expires_at <= now`.
 fn purge(conn: &mut AnyConnection, now: i64) -> StoreResult<u64> {
@@ -70,18 +61,12 @@ impl ReplayStore for Store {
                 tracing::warn!(error = %e, "could not purge expired replay entries");
             }
         }
-        let row = NewEntry {
+        let upsert = ReplayUpsert {
             namespace,
             key,
             expires_at,
+            now,
         };
-        let upsert = diesel::insert_into(rp::replay)
-            .values(&row)
-            .on_conflict((rp::namespace, rp::key))
-            .do_update()
-            .set(rp::expires_at.eq(excluded(rp::expires_at)));
-        // `WHERE` of `DO UPDATE` (not in `QueryDsl`, hence the full path).
-        let upsert = diesel::query_dsl::methods::FilterDsl::filter(upsert, rp::expires_at.le(now));
         let n = per_backend!(&mut *conn, c => upsert.execute(c))
             .map_err(|e| error::query("recording a one-time value", e))?;
         Ok(n == 1)
