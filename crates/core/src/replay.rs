@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use sha2::{Digest, Sha256};
+
 use crate::store::{StoreError, StoreResult};
 
 /// Namespace of client-assertion `jti`s (keys are `client_id` + `jti`).
@@ -45,8 +47,14 @@ pub trait ReplayStore {
     ) -> StoreResult<bool>;
 }
 
-/// In-memory [`ReplayStore`] for unit tests and single-process
-/// development. Not shared between instances.
+/// In-memory [`ReplayStore`]: unit tests, development, and a single
+/// process whose DPoP nonces are its own (atauth-server's `replay`
+/// module). Not shared between instances.
+///
+/// Keys are held as the first 128 bits of SHA-256 over namespace and key,
+/// so an entry costs the same few dozen bytes whatever the `jti` length: a
+/// server verifying thousands of proofs a second holds every one of them
+/// for the proof window.
 #[derive(Debug, Default)]
 pub struct MemoryReplayStore {
     entries: Mutex<Entries>,
@@ -54,7 +62,7 @@ pub struct MemoryReplayStore {
 
 #[derive(Debug, Default)]
 struct Entries {
-    map: HashMap<(String, String), i64>,
+    map: HashMap<[u8; 16], i64>,
     /// Size at which the next purge runs: twice what the last purge kept
     /// (at least [`PURGE_THRESHOLD`]), so purging costs amortised O(1) per
     /// insert even when most entries are live.
@@ -97,7 +105,7 @@ impl ReplayStore for MemoryReplayStore {
             entries.map.retain(|_, exp| *exp > now);
             entries.next_purge = entries.map.len().saturating_mul(2);
         }
-        let k = (namespace.to_string(), key.to_string());
+        let k = entry_key(namespace, key);
         match entries.map.get(&k) {
             Some(exp) if *exp > now => Ok(false),
             _ => {
@@ -106,6 +114,18 @@ impl ReplayStore for MemoryReplayStore {
             }
         }
     }
+}
+
+/// 128 bits of SHA-256 over `namespace`, a zero byte and `key`.
+fn entry_key(namespace: &str, key: &str) -> [u8; 16] {
+    let digest = Sha256::new()
+        .chain_update(namespace.as_bytes())
+        .chain_update([0u8])
+        .chain_update(key.as_bytes())
+        .finalize();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
 }
 
 #[cfg(test)]
@@ -141,6 +161,13 @@ mod tests {
         assert!(!s
             .check_and_insert(NS_CLIENT_ASSERTION, "j", 200, 100)
             .unwrap());
+    }
+
+    #[test]
+    fn namespace_and_key_do_not_run_together() {
+        let s = MemoryReplayStore::new();
+        assert!(s.check_and_insert("ab", "c", 200, 100).unwrap());
+        assert!(s.check_and_insert("a", "bc", 200, 100).unwrap());
     }
 
     #[test]
